@@ -1,0 +1,286 @@
+//! The shadow cell: one remembered memory access, packed into 64 bits.
+//!
+//! ```text
+//!  63  62            38 37            16 15      8  7   6   5     3 2     0
+//! +----+---------------+----------------+---------+---+---+-------+-------+
+//! |more|     site      |     epoch      |  slot   | A | R | len-1 | offset|
+//! +----+---------------+----------------+---------+---+---+-------+-------+
+//!   1         25              22             8      1   1    3       3
+//! ```
+//!
+//! - `offset`, `len-1`: the bytes `[offset, offset+len)` of the 8-byte granule touched.
+//! - `R`: the access was a read; `A`: it was atomic.
+//! - `slot`, `epoch`: who made the access and when (see [`crate::clock`]).
+//! - `site`: the stack-depot node of the access (its full call stack, innermost pc
+//!   included). Keeping it in the cell is what lets gorace print the earlier access's
+//!   stack however long ago it happened, instead of replaying a bounded trace.
+//! - `more`: only in the first cell of a granule's primary pair: the granule also has
+//!   cells in the secondary plane (see [`crate::shadow`]).
+//!
+//! An all-zero word is an empty cell; real cells always have `epoch >= 1`.
+
+/// Bits of the slot field; [`crate::clock::MAX_SLOTS`] is `1 << SLOT_BITS`.
+pub const SLOT_BITS: u32 = 8;
+/// Bits of the epoch field.
+pub const EPOCH_BITS: u32 = 22;
+/// Bits of the site field; stack-depot ids at or above `1 << SITE_BITS` are stored as 0.
+pub const SITE_BITS: u32 = 25;
+
+const OFF_SHIFT: u32 = 0;
+const LEN_SHIFT: u32 = 3;
+const READ_BIT: u64 = 1 << 6;
+const ATOMIC_BIT: u64 = 1 << 7;
+const SLOT_SHIFT: u32 = 8;
+const EPOCH_SHIFT: u32 = SLOT_SHIFT + SLOT_BITS;
+const SITE_SHIFT: u32 = EPOCH_SHIFT + EPOCH_BITS;
+const MORE_BIT: u64 = 1 << 63;
+
+const _: () = assert!(
+    SITE_SHIFT + SITE_BITS == 63,
+    "the layout fills 63 bits plus `more`"
+);
+
+/// `R` and `A` together: the kind of access.
+pub const KIND_MASK: u64 = READ_BIT | ATOMIC_BIT;
+/// Slot and epoch: who and when.
+pub const SLOT_EPOCH_MASK: u64 = ((1 << (SLOT_BITS + EPOCH_BITS)) - 1) << SLOT_SHIFT;
+/// Everything except `site` and `more`: the part of a cell that matters for detection.
+pub const ACCESS_MASK: u64 = (1 << SITE_SHIFT) - 1;
+
+/// What an access did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    Write,
+    Read,
+    AtomicWrite,
+    AtomicRead,
+}
+
+impl Kind {
+    #[inline(always)]
+    pub const fn bits(self) -> u64 {
+        match self {
+            Kind::Write => 0,
+            Kind::Read => READ_BIT,
+            Kind::AtomicWrite => ATOMIC_BIT,
+            Kind::AtomicRead => READ_BIT | ATOMIC_BIT,
+        }
+    }
+
+    pub const fn is_read(self) -> bool {
+        matches!(self, Kind::Read | Kind::AtomicRead)
+    }
+
+    pub const fn is_atomic(self) -> bool {
+        matches!(self, Kind::AtomicWrite | Kind::AtomicRead)
+    }
+}
+
+/// One remembered access. See the module documentation for the layout.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Cell(pub u64);
+
+impl Cell {
+    pub const EMPTY: Cell = Cell(0);
+
+    /// The slot/epoch part of a cell, precomputed once per goroutine epoch.
+    #[inline(always)]
+    pub const fn stamp(slot: u16, epoch: u32) -> u64 {
+        ((slot as u64) << SLOT_SHIFT) | ((epoch as u64) << EPOCH_SHIFT)
+    }
+
+    /// A cell for an access of `len` (1..=8) bytes at `offset` within the granule.
+    #[inline(always)]
+    pub const fn new(stamp: u64, offset: u64, len: u64, kind: Kind) -> Cell {
+        Cell(stamp | (offset << OFF_SHIFT) | ((len - 1) << LEN_SHIFT) | kind.bits())
+    }
+
+    #[inline(always)]
+    pub const fn with_site(self, site: u32) -> Cell {
+        let site = if site < (1 << SITE_BITS) {
+            site as u64
+        } else {
+            0
+        };
+        Cell((self.0 & !(((1 << SITE_BITS) - 1) << SITE_SHIFT)) | (site << SITE_SHIFT))
+    }
+
+    #[inline(always)]
+    pub const fn is_empty(self) -> bool {
+        self.0 & !MORE_BIT == 0
+    }
+
+    #[inline(always)]
+    pub const fn offset(self) -> u64 {
+        (self.0 >> OFF_SHIFT) & 7
+    }
+
+    #[inline(always)]
+    pub const fn len(self) -> u64 {
+        ((self.0 >> LEN_SHIFT) & 7) + 1
+    }
+
+    #[inline(always)]
+    pub const fn slot(self) -> u16 {
+        ((self.0 >> SLOT_SHIFT) & ((1 << SLOT_BITS) - 1)) as u16
+    }
+
+    #[inline(always)]
+    pub const fn epoch(self) -> u32 {
+        ((self.0 >> EPOCH_SHIFT) & ((1 << EPOCH_BITS) - 1)) as u32
+    }
+
+    #[inline(always)]
+    pub const fn site(self) -> u32 {
+        ((self.0 >> SITE_SHIFT) & ((1 << SITE_BITS) - 1)) as u32
+    }
+
+    pub const fn kind(self) -> Kind {
+        match (self.0 & READ_BIT != 0, self.0 & ATOMIC_BIT != 0) {
+            (false, false) => Kind::Write,
+            (true, false) => Kind::Read,
+            (false, true) => Kind::AtomicWrite,
+            (true, true) => Kind::AtomicRead,
+        }
+    }
+
+    #[inline(always)]
+    pub const fn more(self) -> bool {
+        self.0 & MORE_BIT != 0
+    }
+
+    #[inline(always)]
+    pub const fn with_more(self, more: bool) -> Cell {
+        if more {
+            Cell(self.0 | MORE_BIT)
+        } else {
+            Cell(self.0 & !MORE_BIT)
+        }
+    }
+
+    /// The granule bytes touched, as a bit mask (bit i = byte i).
+    #[inline(always)]
+    pub const fn byte_mask(self) -> u8 {
+        (((2u32 << ((self.0 >> LEN_SHIFT) & 7)) - 1) << self.offset()) as u8
+    }
+
+    /// Same goroutine slot and same epoch.
+    #[inline(always)]
+    pub const fn same_stamp(self, other: Cell) -> bool {
+        (self.0 ^ other.0) & SLOT_EPOCH_MASK == 0
+    }
+
+    /// The two accesses touched at least one common byte.
+    #[inline(always)]
+    pub const fn intersects(self, other: Cell) -> bool {
+        self.byte_mask() & other.byte_mask() != 0
+    }
+
+    /// Every byte `other` touched, `self` touched too.
+    #[inline(always)]
+    pub const fn covers(self, other: Cell) -> bool {
+        other.byte_mask() & !self.byte_mask() == 0
+    }
+
+    /// The kinds conflict: at least one writes and not both are atomic.
+    ///
+    /// Bit trick: a pair is harmless exactly when both have `R` set or both have `A` set.
+    #[inline(always)]
+    pub const fn kinds_conflict(self, other: Cell) -> bool {
+        self.0 & other.0 & KIND_MASK == 0
+    }
+
+    /// Any access racing with `other` would also race with `self` (given `other`
+    /// happens-before `self` and `self` covers `other`'s bytes): the race set of a plain
+    /// write includes everything, an atomic write's includes plain accesses, a plain
+    /// read's includes writes, an atomic read's only plain writes.
+    ///
+    /// Bit trick: `self`'s kind bits are a subset of `other`'s.
+    #[inline(always)]
+    pub const fn at_least_as_strong(self, other: Cell) -> bool {
+        self.0 & !other.0 & KIND_MASK == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Kind; 4] = [Kind::Write, Kind::Read, Kind::AtomicWrite, Kind::AtomicRead];
+
+    fn cell(slot: u16, epoch: u32, off: u64, len: u64, kind: Kind) -> Cell {
+        Cell::new(Cell::stamp(slot, epoch), off, len, kind)
+    }
+
+    #[test]
+    fn fields_round_trip() {
+        let c = cell(255, MAX, 5, 3, Kind::AtomicRead).with_site((1 << SITE_BITS) - 1);
+        assert_eq!((c.slot(), c.epoch(), c.offset(), c.len()), (255, MAX, 5, 3));
+        assert_eq!(c.kind(), Kind::AtomicRead);
+        assert_eq!(c.site(), (1 << SITE_BITS) - 1);
+        assert!(!c.more());
+        assert!(c.with_more(true).more());
+        assert_eq!(c.with_more(true).with_more(false), c);
+        assert_eq!(c.byte_mask(), 0b1110_0000);
+        assert_eq!(
+            c.with_site(1 << SITE_BITS).site(),
+            0,
+            "oversized sites become 0"
+        );
+    }
+    const MAX: u32 = (1 << EPOCH_BITS) - 1;
+
+    #[test]
+    fn kinds_conflict_matches_definition() {
+        for a in ALL {
+            for b in ALL {
+                let plain = !(a.is_read() && b.is_read()) && !(a.is_atomic() && b.is_atomic());
+                let (x, y) = (cell(1, 1, 0, 1, a), cell(2, 1, 0, 1, b));
+                assert_eq!(x.kinds_conflict(y), plain, "{a:?} vs {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn strength_is_race_set_inclusion() {
+        // The race set of a kind: the kinds it conflicts with.
+        let races = |k: Kind| -> [bool; 4] {
+            ALL.map(|o| cell(1, 1, 0, 1, k).kinds_conflict(cell(2, 1, 0, 1, o)))
+        };
+        for a in ALL {
+            for b in ALL {
+                let (ra, rb) = (races(a), races(b));
+                let subset = (0..4).all(|i| !rb[i] || ra[i]);
+                let (x, y) = (cell(1, 1, 0, 1, a), cell(1, 1, 0, 1, b));
+                assert_eq!(x.at_least_as_strong(y), subset, "{a:?} >= {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn byte_ranges() {
+        let whole = cell(1, 1, 0, 8, Kind::Write);
+        let b3 = cell(1, 1, 3, 1, Kind::Write);
+        let b4 = cell(1, 1, 4, 2, Kind::Write);
+        assert!(whole.covers(b3) && !b3.covers(whole));
+        assert!(!b3.intersects(b4) && b4.intersects(whole));
+        for off in 0..8u64 {
+            for len in 1..=(8 - off) {
+                let c = cell(1, 1, off, len, Kind::Read);
+                let expect: u8 = (off..off + len).fold(0, |m, i| m | (1 << i));
+                assert_eq!(c.byte_mask(), expect);
+            }
+        }
+    }
+
+    #[test]
+    fn stamps_compare_only_slot_and_epoch() {
+        let a = cell(7, 9, 0, 1, Kind::Write).with_site(3);
+        let b = cell(7, 9, 4, 4, Kind::AtomicRead)
+            .with_site(11)
+            .with_more(true);
+        assert!(a.same_stamp(b));
+        assert!(!a.same_stamp(cell(7, 10, 0, 1, Kind::Write)));
+        assert!(!a.same_stamp(cell(6, 9, 0, 1, Kind::Write)));
+    }
+}

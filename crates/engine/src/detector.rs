@@ -1,0 +1,444 @@
+//! The detector: the event handlers behind the Go race ABI, over a [`Platform`].
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::iter;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+use crate::cell::{Cell, Kind};
+use crate::clock::{ThreadClock, MAX_EPOCH};
+use crate::goroutine::Goroutine;
+use crate::options::Options;
+use crate::report::{Access, GoroutineNote, RaceReport, Seen, Style, Symbolize, MAIN_GID};
+use crate::shadow::{self, Granule};
+use crate::slots::SlotTable;
+use crate::stack::{StackDepot, ROOT};
+use crate::sync::SyncTable;
+
+/// Id of the context returned by `__tsan_init`.
+pub const INIT_GID: u32 = 0;
+
+/// What the detector needs from its host: where shadow and meta memory live, how to
+/// symbolise, where reports go.
+pub trait Platform: Sync {
+    /// The shadow of the granule containing `addr`. Only called for application
+    /// memory ([`Platform::is_app`]); the Go side filters addresses before calling.
+    fn granule(&self, addr: usize) -> Granule<'_>;
+    /// Whether `addr` is application memory that has shadow.
+    fn is_app(&self, addr: usize) -> bool;
+    /// The meta word (sync object index) of the granule containing `addr`, which must
+    /// be application memory.
+    fn meta(&self, addr: usize) -> &AtomicU32;
+    /// Forgets every access remembered for `[addr, addr+size)`.
+    fn reset_shadow(&self, addr: usize, size: usize) {
+        let mut a = addr & !7;
+        while a < addr + size {
+            shadow::clear(self.granule(a));
+            a += 8;
+        }
+    }
+    /// A symbolizer; only called while a report is being produced.
+    fn symbolizer(&self) -> impl Symbolize;
+    /// Writes report text, all at once.
+    fn write(&self, text: &str);
+    /// Ends the process.
+    fn exit(&self, code: i32) -> !;
+    /// Sleeps (before exit, `atexit_sleep_ms`).
+    fn sleep_ms(&self, ms: u32);
+}
+
+/// The whole detector state. One per process.
+pub struct Detector<P> {
+    pub platform: P,
+    pub options: Options,
+    pub slots: SlotTable,
+    pub stacks: StackDepot,
+    pub syncs: SyncTable,
+    next_gid: AtomicU32,
+    seen: spin::Mutex<Seen>,
+    reports: AtomicU64,
+    warned_exhausted: AtomicBool,
+    /// File paths starting with `.0` are shown starting with `.1`.
+    pub path_rewrite: Option<(String, String)>,
+}
+
+impl<P: Platform> Detector<P> {
+    pub fn new(platform: P, options: Options) -> Self {
+        Detector {
+            platform,
+            options,
+            slots: SlotTable::new(),
+            stacks: StackDepot::new(),
+            syncs: SyncTable::new(),
+            next_gid: AtomicU32::new(INIT_GID + 1),
+            seen: spin::Mutex::new(Seen::default()),
+            reports: AtomicU64::new(0),
+            warned_exhausted: AtomicBool::new(false),
+            path_rewrite: None,
+        }
+    }
+
+    fn attach(&self, g: &mut Goroutine) {
+        match self.slots.attach(&g.clock, g.gid, g.creation) {
+            Some((slot, epoch, _)) => g.set_epoch(slot, epoch),
+            None => {
+                // Every slot's epochs are used up (about a billion releases): keep going
+                // on a saturated stamp. Races involving this goroutine may be missed.
+                if !self.warned_exhausted.swap(true, Ordering::Relaxed) {
+                    self.platform.write(
+                        "gorace: warning: vector clock epochs exhausted; \
+                         detection is degraded from here on\n",
+                    );
+                }
+                g.set_epoch(0, MAX_EPOCH);
+            }
+        }
+    }
+
+    /// The context of the thread that initialises the runtime (goroutine 0); it starts
+    /// the main goroutine.
+    pub fn init_goroutine(&self) -> Box<Goroutine> {
+        let mut g = Box::new(Goroutine::new(INIT_GID, ThreadClock::new(), ROOT));
+        self.attach(&mut g);
+        g
+    }
+
+    /// `go` statement at `pc` in `parent` (or a goroutine started by the runtime when
+    /// `parent` is `None`): the child starts knowing everything the parent knows.
+    pub fn go_start(&self, parent: Option<&mut Goroutine>, pc: u64) -> Box<Goroutine> {
+        let gid = self.next_gid.fetch_add(1, Ordering::Relaxed);
+        let (clock, creation) = match &parent {
+            Some(p) => (p.clock.clone(), ROOT),
+            None => (ThreadClock::new(), ROOT),
+        };
+        let creation = match parent {
+            Some(p) => {
+                let site = p.stack.site(&self.stacks, pc);
+                self.tick(p);
+                site
+            }
+            None => self.stacks.intern(creation, pc),
+        };
+        let mut g = Box::new(Goroutine::new(gid, clock, creation));
+        self.attach(&mut g);
+        g
+    }
+
+    /// The goroutine exited. Nothing is released: goroutines are not joined.
+    pub fn go_end(&self, g: Box<Goroutine>) {
+        self.slots.detach(g.slot, g.gid, g.last_used_epoch());
+    }
+
+    /// Moves `g` to its next epoch after a release.
+    fn tick(&self, g: &mut Goroutine) {
+        match self.slots.tick(g.slot) {
+            Some(e) => g.set_epoch(g.slot, e),
+            None => {
+                self.slots.retire(g.slot);
+                self.slots.detach(g.slot, g.gid, MAX_EPOCH);
+                self.attach(g);
+            }
+        }
+    }
+
+    #[inline(always)]
+    pub fn func_enter(&self, g: &mut Goroutine, pc: u64) {
+        g.stack.push(pc);
+    }
+
+    #[inline(always)]
+    pub fn func_exit(&self, g: &mut Goroutine) {
+        g.stack.pop();
+    }
+
+    /// An access of `len` bytes (1..=8, within one granule) at `addr`.
+    #[inline(always)]
+    pub fn access(&self, g: &mut Goroutine, addr: usize, len: usize, kind: Kind, pc: u64) {
+        let cur = Cell::new(g.stamp, (addr & 7) as u64, len as u64, kind);
+        let granule = self.platform.granule(addr);
+        let race = {
+            let Goroutine {
+                clock,
+                stack,
+                stamped,
+                ..
+            } = &mut *g;
+            let mut site = || {
+                *stamped = true;
+                stack.site(&self.stacks, pc)
+            };
+            shadow::check_and_store(granule, clock, cur, &mut site)
+        };
+        if let Some(prev) = race {
+            self.report_race(g, addr, cur, prev, pc);
+        }
+    }
+
+    /// An access to `[addr, addr+size)`; at most one race is reported for it.
+    pub fn access_range(&self, g: &mut Goroutine, addr: usize, size: usize, kind: Kind, pc: u64) {
+        let end = addr.saturating_add(size);
+        let mut a = addr;
+        let mut site_node = None;
+        while a < end {
+            let n = ((a & !7) + 8).min(end) - a;
+            let cur = Cell::new(g.stamp, (a & 7) as u64, n as u64, kind);
+            let granule = self.platform.granule(a);
+            let race = {
+                let Goroutine {
+                    clock,
+                    stack,
+                    stamped,
+                    ..
+                } = &mut *g;
+                let mut site = || {
+                    *stamped = true;
+                    *site_node.get_or_insert_with(|| stack.site(&self.stacks, pc))
+                };
+                shadow::check_and_store(granule, clock, cur, &mut site)
+            };
+            if let Some(prev) = race {
+                self.report_race(g, a, cur, prev, pc);
+                return;
+            }
+            a += n;
+        }
+    }
+
+    fn sync_enabled(g: &Goroutine) -> bool {
+        g.ignore_sync == 0
+    }
+
+    /// `clock = max(clock, sync[addr])`.
+    pub fn acquire(&self, g: &mut Goroutine, addr: usize) {
+        if !Self::sync_enabled(g) || !self.platform.is_app(addr) {
+            return;
+        }
+        if let Some(v) = self.syncs.get(self.platform.meta(addr)) {
+            g.clock.acquire(&v.state.lock().clock);
+        }
+    }
+
+    /// `sync[addr] = clock`.
+    pub fn release(&self, g: &mut Goroutine, addr: usize) {
+        self.release_with(g, addr, |s, g| s.clock.store(&g.clock));
+    }
+
+    /// `sync[addr] = max(sync[addr], clock)`.
+    pub fn release_merge(&self, g: &mut Goroutine, addr: usize) {
+        self.release_with(g, addr, |s, g| s.clock.merge(&g.clock));
+    }
+
+    /// `tmp = sync[addr]; sync[addr] = clock; clock = max(clock, tmp)`.
+    pub fn release_acquire(&self, g: &mut Goroutine, addr: usize) {
+        self.release_with(g, addr, |s, g| s.clock.exchange(&mut g.clock));
+    }
+
+    /// Read-modify-write atomics: `clock = max(clock, sync); sync = max(sync, clock)`
+    /// (release sequences: a later acquire sees every earlier read-modify-write).
+    pub fn acquire_release(&self, g: &mut Goroutine, addr: usize) {
+        self.release_with(g, addr, |s, g| {
+            g.clock.acquire(&s.clock);
+            s.clock.merge(&g.clock);
+        });
+    }
+
+    fn release_with(
+        &self,
+        g: &mut Goroutine,
+        addr: usize,
+        op: impl FnOnce(&mut crate::sync::SyncState, &mut Goroutine),
+    ) {
+        if !Self::sync_enabled(g) || !self.platform.is_app(addr) {
+            return;
+        }
+        if let Some(v) = self.syncs.get_or_create(self.platform.meta(addr)) {
+            op(&mut v.state.lock(), g);
+        }
+        self.tick(g);
+    }
+
+    /// Finalizers and cleanups: everything that happened so far happens-before them.
+    pub fn acquire_global(&self, g: &mut Goroutine) {
+        for s in 0..self.slots.used() {
+            let s = s as u16;
+            let e = self.slots.latest(s).max(g.clock.get(s));
+            g.clock.set(s, e);
+        }
+    }
+
+    /// An atomic operation of `size` bytes at `addr`, called from `callerpc`, executed
+    /// at `pc`. `perform` does the operation itself and says whether it wrote (only a
+    /// compare-and-swap can fail to); it runs under the address's sync-object lock, so
+    /// the clock transferred always matches the value read or written.
+    pub fn atomic<R>(
+        &self,
+        g: &mut Goroutine,
+        addr: usize,
+        size: usize,
+        op: AtomicOp,
+        (callerpc, pc): (u64, u64),
+        perform: impl FnOnce() -> (R, bool),
+    ) -> R {
+        if !self.platform.is_app(addr) {
+            return perform().0;
+        }
+        g.stack.push(callerpc);
+        let kind = if op == AtomicOp::Load {
+            Kind::AtomicRead
+        } else {
+            Kind::AtomicWrite
+        };
+        self.access(g, addr, size, kind, pc);
+        let meta = self.platform.meta(addr);
+        let var = match op {
+            _ if !Self::sync_enabled(g) => None,
+            AtomicOp::Load => self.syncs.get(meta),
+            _ => self.syncs.get_or_create(meta),
+        };
+        let Some(var) = var else {
+            g.stack.pop();
+            return perform().0;
+        };
+        let (r, released) = {
+            let mut s = var.state.lock();
+            match op {
+                AtomicOp::Load => {
+                    g.clock.acquire(&s.clock);
+                    (perform().0, false)
+                }
+                AtomicOp::Store => {
+                    s.clock.store(&g.clock);
+                    (perform().0, true)
+                }
+                AtomicOp::ReadModifyWrite | AtomicOp::CompareAndSwap => {
+                    let (r, wrote) = perform();
+                    g.clock.acquire(&s.clock);
+                    if wrote {
+                        s.clock.merge(&g.clock);
+                    }
+                    (r, wrote)
+                }
+            }
+        };
+        if released {
+            self.tick(g);
+        }
+        g.stack.pop();
+        r
+    }
+
+    /// Memory `[addr, addr+size)` was allocated: forget what was there before.
+    pub fn malloc(&self, addr: usize, size: usize) {
+        if size != 0 && self.platform.is_app(addr) {
+            self.platform.reset_shadow(addr, size);
+        }
+    }
+
+    /// Memory `[addr, addr+size)` was freed: drop its sync objects.
+    pub fn free(&self, addr: usize, size: usize) {
+        if !self.platform.is_app(addr) {
+            return;
+        }
+        let mut a = addr & !7;
+        while a < addr + size {
+            self.syncs.free(self.platform.meta(a));
+            a += 8;
+        }
+    }
+
+    /// Races reported so far.
+    pub fn report_count(&self) -> u64 {
+        self.reports.load(Ordering::Relaxed)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn report_race(&self, g: &mut Goroutine, addr: usize, cur: Cell, prev: Cell, pc: u64) {
+        let granule = (addr & !7) as u64;
+        let tenure = self.slots.who(prev.slot(), prev.epoch());
+        let mut goroutines = Vec::new();
+        if g.gid != MAIN_GID {
+            goroutines.push(GoroutineNote {
+                gid: g.gid,
+                running: true,
+                created_at: self.stacks.pcs(g.creation),
+            });
+        }
+        if let Some(t) = tenure.filter(|t| t.gid != MAIN_GID && t.gid != g.gid) {
+            goroutines.push(GoroutineNote {
+                gid: t.gid,
+                running: !t.finished,
+                created_at: self.stacks.pcs(t.creation),
+            });
+        }
+        let report = RaceReport {
+            current: Access {
+                addr: granule | cur.offset(),
+                write: !cur.kind().is_read(),
+                atomic: cur.kind().is_atomic(),
+                gid: Some(g.gid),
+                stack: iter::once(pc).chain(g.stack.pcs().rev()).collect(),
+            },
+            previous: Access {
+                addr: granule | prev.offset(),
+                write: !prev.kind().is_read(),
+                atomic: prev.kind().is_atomic(),
+                gid: tenure.map(|t| t.gid),
+                stack: self.stacks.pcs(prev.site()),
+            },
+            goroutines,
+        };
+        self.emit(&report);
+    }
+
+    /// Prints a report unless it is a duplicate; counts it; halts if asked to.
+    pub fn emit(&self, report: &RaceReport) {
+        let mut seen = self.seen.lock();
+        let o = &self.options;
+        if seen.is_duplicate(report, o.suppress_equal_stacks, o.suppress_equal_addresses) {
+            return;
+        }
+        let style = Style {
+            strip_path_prefix: &o.strip_path_prefix,
+            rewrite: self
+                .path_rewrite
+                .as_ref()
+                .map(|(a, b)| (a.as_str(), b.as_str())),
+        };
+        let text: String = report.to_text(&mut self.platform.symbolizer(), &style);
+        self.platform.write(&text);
+        self.reports.fetch_add(1, Ordering::Relaxed);
+        if o.halt_on_error {
+            self.platform.exit(o.exitcode);
+        }
+    }
+
+    /// Program exit (status 0 path): sleep, summarise, choose the exit status.
+    pub fn fini(&self) -> i32 {
+        self.platform.sleep_ms(self.options.atexit_sleep_ms);
+        let n = self.report_count();
+        if n == 0 {
+            return 0;
+        }
+        let _seen = self.seen.lock();
+        self.platform
+            .write(&alloc::format!("Found {n} data race(s)\n"));
+        self.options.exitcode
+    }
+}
+
+/// The kind of atomic operation, which decides its synchronisation (Go's atomics are
+/// sequentially consistent).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum AtomicOp {
+    /// Load: acquire.
+    Load,
+    /// Store: release (the sync clock becomes the storer's).
+    Store,
+    /// Swap, add, and, or: acquire, then release merging into the sync clock, so a
+    /// later acquire sees every earlier read-modify-write (a release sequence).
+    ReadModifyWrite,
+    /// Compare-and-swap: like `ReadModifyWrite` when it swaps, a load when it fails.
+    CompareAndSwap,
+}

@@ -1,0 +1,212 @@
+//! `GORACE` options.
+//!
+//! The format is ThreadSanitizer's: `name=value` pairs separated by spaces, commas,
+//! colons or newlines; a value may be quoted with `'` or `"` to contain separators.
+//! Unlike the stock runtime, an unknown name or a malformed value is not ignored
+//! silently: [`Options::parse`] returns one warning line per problem (naming the option
+//! and the valid names or values), and the program still runs with the default.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+/// Where reports go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogPath {
+    Stderr,
+    Stdout,
+    /// Reports go to `<path>.<pid>`.
+    File(String),
+}
+
+/// Every option gorace understands, with the stock runtime's defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    pub log_path: LogPath,
+    pub exitcode: i32,
+    pub strip_path_prefix: String,
+    /// Accepted for compatibility. gorace keeps every remembered access's stack in the
+    /// stack depot, so there is no per-goroutine history to size (see docs/design.md).
+    pub history_size: u32,
+    pub halt_on_error: bool,
+    pub atexit_sleep_ms: u32,
+    pub suppress_equal_stacks: bool,
+    pub suppress_equal_addresses: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            log_path: LogPath::Stderr,
+            exitcode: 66,
+            strip_path_prefix: String::new(),
+            history_size: 1,
+            halt_on_error: false,
+            atexit_sleep_ms: 1000,
+            suppress_equal_stacks: true,
+            suppress_equal_addresses: true,
+        }
+    }
+}
+
+/// Names [`Options::parse`] accepts, in the order the warning lists them.
+pub const NAMES: &[&str] = &[
+    "log_path",
+    "exitcode",
+    "strip_path_prefix",
+    "history_size",
+    "halt_on_error",
+    "atexit_sleep_ms",
+    "suppress_equal_stacks",
+    "suppress_equal_addresses",
+];
+
+fn is_sep(c: char) -> bool {
+    c == ' ' || c == ',' || c == ':' || c == '\n' || c == '\t' || c == '\r'
+}
+
+/// Splits `GORACE` into `(name, value)` pairs; a pair without `=` has value `None`.
+fn pairs(s: &str) -> Vec<(&str, Option<String>)> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    loop {
+        rest = rest.trim_start_matches(is_sep);
+        if rest.is_empty() {
+            return out;
+        }
+        let name_end = rest
+            .find(|c: char| c == '=' || is_sep(c))
+            .unwrap_or(rest.len());
+        let name = &rest[..name_end];
+        rest = &rest[name_end..];
+        if let Some(after) = rest.strip_prefix('=') {
+            let (value, tail) = match after.chars().next() {
+                Some(q @ ('\'' | '"')) => match after[1..].find(q) {
+                    Some(end) => (after[1..1 + end].to_string(), &after[2 + end..]),
+                    None => (after[1..].to_string(), ""),
+                },
+                _ => {
+                    let end = after.find(is_sep).unwrap_or(after.len());
+                    (after[..end].to_string(), &after[end..])
+                }
+            };
+            out.push((name, Some(value)));
+            rest = tail;
+        } else {
+            out.push((name, None));
+        }
+    }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "true" | "yes" => Some(true),
+        "0" | "false" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+impl Options {
+    /// Parses a `GORACE` value. Problems do not stop parsing: each one yields a warning
+    /// line (without trailing newline) and leaves that option at its default.
+    pub fn parse(s: &str) -> (Options, Vec<String>) {
+        let mut o = Options::default();
+        let mut warnings = Vec::new();
+        for (name, value) in pairs(s) {
+            let Some(v) = value else {
+                warnings.push(format!(
+                    "gorace: GORACE option \"{name}\" has no value; write {name}=<value>"
+                ));
+                continue;
+            };
+            let bad = |what: &str| {
+                format!("gorace: GORACE option {name}={v:?} is invalid ({what}); using the default")
+            };
+            match name {
+                "log_path" => {
+                    o.log_path = match v.as_str() {
+                        "stderr" => LogPath::Stderr,
+                        "stdout" => LogPath::Stdout,
+                        "" => {
+                            warnings.push(bad("expected stderr, stdout or a file path prefix"));
+                            LogPath::Stderr
+                        }
+                        p => LogPath::File(p.to_string()),
+                    }
+                }
+                "strip_path_prefix" => o.strip_path_prefix = v,
+                "exitcode" => match v.parse::<i32>() {
+                    Ok(n) if (0..=255).contains(&n) => o.exitcode = n,
+                    _ => warnings.push(bad("expected an exit status 0..255")),
+                },
+                "history_size" => match v.parse::<u32>() {
+                    Ok(n) if n <= 7 => o.history_size = n,
+                    _ => warnings.push(bad("expected 0..7")),
+                },
+                "atexit_sleep_ms" => match v.parse::<u32>() {
+                    Ok(n) => o.atexit_sleep_ms = n,
+                    _ => warnings.push(bad("expected milliseconds")),
+                },
+                "halt_on_error" | "suppress_equal_stacks" | "suppress_equal_addresses" => {
+                    match parse_bool(&v) {
+                        Some(b) => match name {
+                            "halt_on_error" => o.halt_on_error = b,
+                            "suppress_equal_stacks" => o.suppress_equal_stacks = b,
+                            _ => o.suppress_equal_addresses = b,
+                        },
+                        None => warnings.push(bad("expected 0 or 1")),
+                    }
+                }
+                _ => warnings.push(format!(
+                    "gorace: unknown GORACE option \"{name}\" ignored; valid options: {}",
+                    NAMES.join(", ")
+                )),
+            }
+        }
+        (o, warnings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_stock_runtime() {
+        let (o, w) = Options::parse("");
+        assert!(w.is_empty());
+        assert_eq!(o, Options::default());
+        assert_eq!((o.exitcode, o.atexit_sleep_ms), (66, 1000));
+        assert!(o.suppress_equal_stacks && !o.halt_on_error);
+    }
+
+    #[test]
+    fn separators_and_quotes() {
+        let (o, w) = Options::parse(
+            "log_path=/tmp/r exitcode=13,halt_on_error=1:atexit_sleep_ms=0 strip_path_prefix='/a b/'",
+        );
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(o.log_path, LogPath::File("/tmp/r".into()));
+        assert_eq!(
+            (o.exitcode, o.halt_on_error, o.atexit_sleep_ms),
+            (13, true, 0)
+        );
+        assert_eq!(o.strip_path_prefix, "/a b/");
+        let (o, _) = Options::parse("log_path=stdout suppress_equal_stacks=0");
+        assert_eq!(o.log_path, LogPath::Stdout);
+        assert!(!o.suppress_equal_stacks);
+    }
+
+    #[test]
+    fn problems_are_named_and_defaults_kept() {
+        let (o, w) = Options::parse("exitcode=abc bogus=1 halt_on_error=maybe history_size=9 x");
+        assert_eq!(o, Options::default());
+        assert_eq!(w.len(), 5, "{w:?}");
+        assert!(w[0].contains("exitcode=\"abc\""));
+        assert!(w[1].contains("unknown GORACE option \"bogus\"") && w[1].contains("log_path"));
+        assert!(w[2].contains("halt_on_error"));
+        assert!(w[3].contains("history_size"));
+        assert!(w[4].contains("\"x\" has no value"));
+        assert!(w.iter().all(|l| !l.contains('\n')), "one line each");
+    }
+}

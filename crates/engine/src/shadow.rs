@@ -1,0 +1,302 @@
+//! The per-granule race check: compare a new access with the remembered ones, report a
+//! conflict, remember the new access.
+//!
+//! Every 8-byte granule of application memory has four [`Cell`]s: two *primary* cells,
+//! always present, and two *secondary* cells in a separate plane that is only written
+//! (and so only costs memory) for granules that need more than two remembered accesses.
+//! The first primary cell's `more` bit says whether the secondary pair is in use.
+//! Where the planes live is the caller's business ([`Granule`] is two pointers).
+//!
+//! Replacement rule (why two cells usually suffice): a remembered access `c` can be
+//! forgotten when the new access `cur` happens after it, covers its bytes and is at least
+//! as strong (see [`Cell::at_least_as_strong`]): any later access that would race with
+//! `c` then races with `cur` too, so no race is lost, only reported against the newer
+//! access. When nothing can be replaced and all four cells are full, one is evicted
+//! (this is the only way gorace can miss a race, and it needs five mutually unordered
+//! accesses to one granule).
+//!
+//! All cell loads and stores are relaxed atomics: two goroutines racing on the same
+//! granule may lose one of their updates, as in ThreadSanitizer; the race between them
+//! is still seen by one of the two.
+
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use crate::cell::Cell;
+use crate::clock::ThreadClock;
+
+/// The shadow of one granule: its primary and secondary cell pairs.
+#[derive(Clone, Copy)]
+pub struct Granule<'a> {
+    pub primary: &'a [AtomicU64; 2],
+    pub secondary: &'a [AtomicU64; 2],
+}
+
+/// Whether the cell `c` happens-before the owner of `clock`.
+#[inline(always)]
+pub fn happens_before(c: Cell, clock: &ThreadClock) -> bool {
+    clock.get(c.slot()) >= c.epoch()
+}
+
+/// The fast path: `c` already says everything `cur` would (same goroutine and epoch,
+/// same or more bytes, at least as strong).
+#[inline(always)]
+fn subsumes(c: Cell, cur: Cell) -> bool {
+    c.same_stamp(cur) && c.covers(cur) && c.at_least_as_strong(cur)
+}
+
+/// Checks `cur` (a cell without its site) against the granule and remembers it.
+///
+/// Returns the remembered cell it races with, if any; in that case nothing is stored
+/// (the caller reports the race). `site` is called at most once, only when the access
+/// must be remembered.
+#[inline(always)]
+pub fn check_and_store(
+    g: Granule<'_>,
+    clock: &ThreadClock,
+    cur: Cell,
+    site: &mut impl FnMut() -> u32,
+) -> Option<Cell> {
+    let p0 = Cell(g.primary[0].load(Relaxed));
+    if subsumes(p0, cur) {
+        return None;
+    }
+    let p1 = Cell(g.primary[1].load(Relaxed));
+    if subsumes(p1, cur) {
+        return None;
+    }
+    check_and_store_slow(g, clock, cur, p0, p1, site)
+}
+
+#[inline(never)]
+fn check_and_store_slow(
+    g: Granule<'_>,
+    clock: &ThreadClock,
+    cur: Cell,
+    p0: Cell,
+    p1: Cell,
+    site: &mut impl FnMut() -> u32,
+) -> Option<Cell> {
+    let more = p0.more();
+    let mut cells = [p0.with_more(false), p1, Cell::EMPTY, Cell::EMPTY];
+    let n = if more {
+        cells[2] = Cell(g.secondary[0].load(Relaxed));
+        cells[3] = Cell(g.secondary[1].load(Relaxed));
+        4
+    } else {
+        2
+    };
+
+    let mut replace = [false; 4];
+    let mut any_replace = false;
+    let mut empty = None;
+    for i in 0..n {
+        let c = cells[i];
+        if c.is_empty() {
+            empty = empty.or(Some(i));
+            continue;
+        }
+        if !c.intersects(cur) {
+            continue;
+        }
+        if subsumes(c, cur) {
+            return None;
+        }
+        let hb = happens_before(c, clock);
+        if !hb && c.kinds_conflict(cur) {
+            return Some(c);
+        }
+        if hb && cur.covers(c) && cur.at_least_as_strong(c) {
+            replace[i] = true;
+            any_replace = true;
+        }
+    }
+
+    let new = cur.with_site(site());
+    let write = |i: usize, c: Cell| match i {
+        0 => g.primary[0].store(c.with_more(more).0, Relaxed),
+        1 => g.primary[1].store(c.0, Relaxed),
+        _ => g.secondary[i - 2].store(c.0, Relaxed),
+    };
+    if any_replace {
+        let mut placed = false;
+        for (i, &r) in replace.iter().enumerate().take(n) {
+            if r {
+                write(i, if placed { Cell::EMPTY } else { new });
+                placed = true;
+            }
+        }
+        return None;
+    }
+    if let Some(i) = empty {
+        write(i, new);
+        return None;
+    }
+    if !more {
+        g.secondary[0].store(new.0, Relaxed);
+        g.secondary[1].store(0, Relaxed);
+        g.primary[0].store(p0.with_more(true).0, Relaxed);
+        return None;
+    }
+    // All four cells hold mutually unordered accesses: evict one, chosen by a cheap hash
+    // so that a steady stream of accesses does not always push out the same cell.
+    let victim = ((cur.0 >> 16) ^ (cur.0 >> 40) ^ cells[0].0) as usize % 4;
+    write(victim, new);
+    None
+}
+
+/// Forgets every access remembered for the granule (memory was freshly allocated).
+/// Cells that are already empty are not written, so shadow pages that were never
+/// touched stay unallocated.
+#[inline]
+pub fn clear(g: Granule<'_>) {
+    let p0 = g.primary[0].load(Relaxed);
+    if p0 != 0 {
+        g.primary[0].store(0, Relaxed);
+    }
+    if g.primary[1].load(Relaxed) != 0 {
+        g.primary[1].store(0, Relaxed);
+    }
+    if Cell(p0).more() {
+        g.secondary[0].store(0, Relaxed);
+        g.secondary[1].store(0, Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cell::Kind;
+
+    struct Mem([AtomicU64; 2], [AtomicU64; 2]);
+    impl Mem {
+        fn new() -> Self {
+            Mem(Default::default(), Default::default())
+        }
+        fn g(&self) -> Granule<'_> {
+            Granule {
+                primary: &self.0,
+                secondary: &self.1,
+            }
+        }
+        fn cells(&self) -> usize {
+            self.0
+                .iter()
+                .chain(self.1.iter())
+                .filter(|c| !Cell(c.load(Relaxed)).is_empty())
+                .count()
+        }
+    }
+
+    fn clock(entries: &[(u16, u32)]) -> ThreadClock {
+        let mut c = ThreadClock::new();
+        for &(s, e) in entries {
+            c.set(s, e);
+        }
+        c
+    }
+
+    fn acc(m: &Mem, clk: &ThreadClock, slot: u16, off: u64, len: u64, k: Kind) -> Option<Cell> {
+        let cur = Cell::new(Cell::stamp(slot, clk.get(slot)), off, len, k);
+        check_and_store(m.g(), clk, cur, &mut || 9)
+    }
+
+    #[test]
+    fn unordered_write_write_races() {
+        let m = Mem::new();
+        let a = clock(&[(1, 1)]);
+        let b = clock(&[(2, 1)]);
+        assert_eq!(acc(&m, &a, 1, 0, 8, Kind::Write), None);
+        let prev = acc(&m, &b, 2, 0, 8, Kind::Write).expect("race");
+        assert_eq!((prev.slot(), prev.site()), (1, 9));
+    }
+
+    #[test]
+    fn ordered_accesses_do_not_race_and_compact() {
+        let m = Mem::new();
+        let a = clock(&[(1, 1)]);
+        let b = clock(&[(1, 1), (2, 1)]); // b acquired a's epoch 1
+        assert_eq!(acc(&m, &a, 1, 0, 8, Kind::Write), None);
+        assert_eq!(acc(&m, &b, 2, 0, 8, Kind::Write), None);
+        assert_eq!(m.cells(), 1, "the ordered write replaced the earlier one");
+    }
+
+    #[test]
+    fn different_bytes_do_not_race() {
+        let m = Mem::new();
+        let a = clock(&[(1, 1)]);
+        let b = clock(&[(2, 1)]);
+        assert_eq!(acc(&m, &a, 1, 0, 1, Kind::Write), None);
+        assert_eq!(acc(&m, &b, 2, 1, 1, Kind::Write), None);
+        assert!(acc(&m, &b, 2, 0, 2, Kind::Read).is_some());
+    }
+
+    #[test]
+    fn reads_and_atomics() {
+        let m = Mem::new();
+        let a = clock(&[(1, 1)]);
+        let b = clock(&[(2, 1)]);
+        assert_eq!(acc(&m, &a, 1, 0, 4, Kind::Read), None);
+        assert_eq!(acc(&m, &b, 2, 0, 4, Kind::Read), None, "read/read");
+        let m = Mem::new();
+        assert_eq!(acc(&m, &a, 1, 0, 4, Kind::AtomicWrite), None);
+        assert_eq!(
+            acc(&m, &b, 2, 0, 4, Kind::AtomicWrite),
+            None,
+            "atomic/atomic"
+        );
+        assert!(
+            acc(&m, &b, 2, 0, 4, Kind::Read).is_some(),
+            "plain read vs atomic write"
+        );
+    }
+
+    #[test]
+    fn write_then_read_keeps_both_and_secondary_plane_is_used_only_when_needed() {
+        let m = Mem::new();
+        let mut a = clock(&[(1, 1)]);
+        assert_eq!(acc(&m, &a, 1, 0, 8, Kind::Write), None);
+        a.set(1, 2); // a released something
+        assert_eq!(acc(&m, &a, 1, 0, 8, Kind::Read), None);
+        assert_eq!(m.cells(), 2);
+        assert!(!Cell(m.0[0].load(Relaxed)).more());
+        // A third goroutine that saw a's epoch 1 but not 2: its read is fine (after the
+        // write), its write races with the read at epoch 2.
+        let c = clock(&[(1, 1), (3, 1)]);
+        assert_eq!(acc(&m, &c, 3, 0, 8, Kind::Read), None);
+        assert!(
+            Cell(m.0[0].load(Relaxed)).more(),
+            "third unordered access spills"
+        );
+        assert_eq!(m.cells(), 3);
+        let prev = acc(&m, &c, 3, 0, 8, Kind::Write).expect("write after unordered read");
+        assert_eq!((prev.slot(), prev.epoch(), prev.kind()), (1, 2, Kind::Read));
+    }
+
+    #[test]
+    fn same_epoch_repeat_is_fast_path() {
+        let m = Mem::new();
+        let a = clock(&[(1, 3)]);
+        let mut calls = 0;
+        for _ in 0..3 {
+            let cur = Cell::new(Cell::stamp(1, 3), 2, 2, Kind::Read);
+            assert_eq!(
+                check_and_store(m.g(), &a, cur, &mut || {
+                    calls += 1;
+                    5
+                }),
+                None
+            );
+        }
+        assert_eq!(calls, 1, "only the first access needed a site");
+    }
+
+    #[test]
+    fn clear_forgets() {
+        let m = Mem::new();
+        let a = clock(&[(1, 1)]);
+        let b = clock(&[(2, 1)]);
+        acc(&m, &a, 1, 0, 8, Kind::Write);
+        clear(m.g());
+        assert_eq!(acc(&m, &b, 2, 0, 8, Kind::Write), None);
+    }
+}

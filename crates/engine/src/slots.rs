@@ -1,0 +1,313 @@
+//! Slots: the identities goroutines use in vector clocks and shadow cells.
+//!
+//! A Go program may create millions of goroutines, but vector clocks have a fixed
+//! width ([`MAX_SLOTS`]). Each goroutine therefore *holds a slot* for its life. A slot's
+//! epochs keep counting across holders, so every `(slot, epoch)` pair names one interval
+//! of one goroutine's execution, and a [`Journal`] per slot remembers which goroutine
+//! that was (for reports).
+//!
+//! When a goroutine ends its slot is freed, and the choice of slot for a new goroutine
+//! decides precision:
+//!
+//! 1. **Happens-before-safe reuse** (preferred): slot `s` whose last holder's last
+//!    stamped epoch `E` is already known to the new goroutine (`parent_clock[s] >= E`).
+//!    Anything that later synchronises with the new holder is then genuinely ordered
+//!    after every access of the old holder, so reuse loses nothing. This is the
+//!    condition Miri uses for reusing vector indices, specialised to the creating
+//!    goroutine (Go has no joins, but WaitGroups, channels and semaphores make parents
+//!    learn about finished children all the time).
+//! 2. A never-used slot.
+//! 3. The free slot that has been free the longest (FIFO, like ThreadSanitizer): sound
+//!    against false positives, may hide a race between the old and the new holder.
+//! 4. When all slots are held by live goroutines, a live slot is *shared*. Sharers look
+//!    like one goroutine to each other (races between them can be missed), never like
+//!    strangers (no false positives): a sharer's epoch always comes from the slot's one
+//!    counter, which only grows.
+//!
+//! A slot whose epoch counter reaches [`MAX_EPOCH`] is retired; its holder moves to
+//! another slot (its clock keeps the old entry, so its own past stays ordered before it).
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use crate::clock::{Epoch, Slot, ThreadClock, MAX_EPOCH, MAX_SLOTS};
+
+/// Journal entries kept per slot; older tenures are forgotten (reports then name the
+/// goroutine as unknown, the access stack itself is never lost).
+pub const JOURNAL_CAP: usize = 4096;
+
+/// One goroutine's tenure on a slot, from `start` on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tenure {
+    pub start: Epoch,
+    pub gid: u32,
+    /// Stack-depot node of the `go` statement that created the goroutine.
+    pub creation: u32,
+    pub finished: bool,
+}
+
+/// Which goroutine held a slot at which epoch.
+#[derive(Default)]
+pub struct Journal {
+    entries: VecDeque<Tenure>,
+}
+
+impl Journal {
+    fn push(&mut self, t: Tenure) {
+        if self.entries.len() == JOURNAL_CAP {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(t);
+    }
+
+    /// The tenure covering `epoch`: the latest one that started at or before it.
+    pub fn find(&self, epoch: Epoch) -> Option<Tenure> {
+        let i = self.entries.partition_point(|t| t.start <= epoch);
+        if i == 0 {
+            return None;
+        }
+        Some(self.entries[i - 1])
+    }
+
+    fn finish(&mut self, gid: u32) {
+        if let Some(t) = self.entries.iter_mut().rev().find(|t| t.gid == gid) {
+            t.finished = true;
+        }
+    }
+}
+
+struct SlotState {
+    /// Live goroutines holding the slot (more than one when shared).
+    holders: u32,
+    /// For a free slot: the last epoch its holders stamped on any access or released.
+    last_used: Epoch,
+    retired: bool,
+    journal: Journal,
+}
+
+struct Inner {
+    slots: Vec<SlotState>,
+    /// Free slots, oldest first.
+    free: VecDeque<Slot>,
+    /// Round-robin cursor for sharing when every slot is held.
+    share_next: usize,
+}
+
+/// What [`SlotTable::attach`] decided, for tests and statistics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Choice {
+    SafeReuse,
+    Fresh,
+    UnsafeReuse,
+    Shared,
+}
+
+/// All slots. Attach/detach take a spin lock (goroutine start and end only); epoch
+/// increments are a lock-free atomic add.
+pub struct SlotTable {
+    epochs: [AtomicU32; MAX_SLOTS],
+    inner: spin::Mutex<Inner>,
+}
+
+impl Default for SlotTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SlotTable {
+    pub fn new() -> Self {
+        SlotTable {
+            epochs: [const { AtomicU32::new(0) }; MAX_SLOTS],
+            inner: spin::Mutex::new(Inner {
+                slots: Vec::new(),
+                free: VecDeque::new(),
+                share_next: 0,
+            }),
+        }
+    }
+
+    /// Gives goroutine `gid` a slot and its first epoch there. `known` is the clock the
+    /// goroutine starts with (its parent's). Returns `None` only when every slot's epochs
+    /// are exhausted.
+    pub fn attach(
+        &self,
+        known: &ThreadClock,
+        gid: u32,
+        creation: u32,
+    ) -> Option<(Slot, Epoch, Choice)> {
+        let mut inner = self.inner.lock();
+        for _ in 0..2 * MAX_SLOTS {
+            let (slot, choice) = Self::choose(&mut inner, known)?;
+            let epoch = self.epochs[slot as usize].fetch_add(1, Ordering::Relaxed) + 1;
+            let st = &mut inner.slots[slot as usize];
+            if epoch > MAX_EPOCH {
+                st.retired = true;
+                st.holders = st.holders.saturating_sub(1);
+                continue;
+            }
+            st.journal.push(Tenure {
+                start: epoch,
+                gid,
+                creation,
+                finished: false,
+            });
+            return Some((slot, epoch, choice));
+        }
+        None
+    }
+
+    fn choose(inner: &mut Inner, known: &ThreadClock) -> Option<(Slot, Choice)> {
+        // 1. A free slot whose last holder the new goroutine already happens-after.
+        let safe = inner.free.iter().position(|&s| {
+            let st = &inner.slots[s as usize];
+            !st.retired && known.get(s) >= st.last_used
+        });
+        if let Some(i) = safe {
+            let s = inner.free.remove(i).expect("index from position");
+            inner.slots[s as usize].holders = 1;
+            return Some((s, Choice::SafeReuse));
+        }
+        // 2. A slot never used before.
+        if inner.slots.len() < MAX_SLOTS {
+            let s = inner.slots.len() as Slot;
+            inner.slots.push(SlotState {
+                holders: 1,
+                last_used: 0,
+                retired: false,
+                journal: Journal::default(),
+            });
+            return Some((s, Choice::Fresh));
+        }
+        // 3. The slot free the longest.
+        while let Some(s) = inner.free.pop_front() {
+            let st = &mut inner.slots[s as usize];
+            if !st.retired {
+                st.holders = 1;
+                return Some((s, Choice::UnsafeReuse));
+            }
+        }
+        // 4. Share a live slot.
+        for _ in 0..MAX_SLOTS {
+            let s = inner.share_next % MAX_SLOTS;
+            inner.share_next = inner.share_next.wrapping_add(1);
+            let st = &mut inner.slots[s];
+            if !st.retired && st.holders > 0 {
+                st.holders += 1;
+                return Some((s as Slot, Choice::Shared));
+            }
+        }
+        None
+    }
+
+    /// Goroutine `gid` leaves `slot`; `last_used` is the last epoch it stamped or
+    /// released there.
+    pub fn detach(&self, slot: Slot, gid: u32, last_used: Epoch) {
+        let mut inner = self.inner.lock();
+        let current = self.epochs[slot as usize].load(Ordering::Relaxed);
+        let st = &mut inner.slots[slot as usize];
+        st.journal.finish(gid);
+        st.holders = st.holders.saturating_sub(1);
+        if st.holders > 0 {
+            return;
+        }
+        // With sharers gone we cannot know which of them stamped last: be conservative.
+        st.last_used = if st.journal.find(current).map(|t| t.gid) == Some(gid) {
+            last_used
+        } else {
+            current
+        };
+        if !st.retired {
+            inner.free.push_back(slot);
+        }
+    }
+
+    /// A new epoch for a holder of `slot` (after a release). `None` when the slot is
+    /// exhausted: the caller must move to another slot.
+    #[inline]
+    pub fn tick(&self, slot: Slot) -> Option<Epoch> {
+        let e = self.epochs[slot as usize].fetch_add(1, Ordering::Relaxed) + 1;
+        (e <= MAX_EPOCH).then_some(e)
+    }
+
+    /// Marks `slot` retired (its epochs are exhausted).
+    pub fn retire(&self, slot: Slot) {
+        self.inner.lock().slots[slot as usize].retired = true;
+    }
+
+    /// The newest epoch handed out on every slot (used to acquire "everything so far").
+    pub fn latest(&self, slot: Slot) -> Epoch {
+        self.epochs[slot as usize]
+            .load(Ordering::Relaxed)
+            .min(MAX_EPOCH)
+    }
+
+    /// Number of slots ever used.
+    pub fn used(&self) -> usize {
+        self.inner.lock().slots.len()
+    }
+
+    /// Which goroutine stamped `(slot, epoch)`.
+    pub fn who(&self, slot: Slot, epoch: Epoch) -> Option<Tenure> {
+        let inner = self.inner.lock();
+        inner.slots.get(slot as usize)?.journal.find(epoch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reuse_only_when_the_new_goroutine_happens_after_the_old() {
+        let t = SlotTable::new();
+        let empty = ThreadClock::new();
+        let (s0, e0, c0) = t.attach(&empty, 0, 0).unwrap();
+        assert_eq!((s0, e0, c0), (0, 1, Choice::Fresh));
+        let (s1, e1, _) = t.attach(&empty, 1, 0).unwrap();
+        assert_eq!((s1, e1), (1, 1));
+        t.detach(s1, 1, 1);
+        // A sibling that never heard of goroutine 1 does not get its slot.
+        let (s2, _, c2) = t.attach(&empty, 2, 0).unwrap();
+        assert_eq!((s2, c2), (2, Choice::Fresh));
+        // A goroutine whose parent waited for goroutine 1 does.
+        let mut waited = ThreadClock::new();
+        waited.set(1, 1);
+        let (s3, e3, c3) = t.attach(&waited, 3, 0).unwrap();
+        assert_eq!((s3, e3, c3), (1, 2, Choice::SafeReuse));
+        assert_eq!(t.who(1, 1).map(|x| (x.gid, x.finished)), Some((1, true)));
+        assert_eq!(t.who(1, 2).map(|x| (x.gid, x.finished)), Some((3, false)));
+        assert_eq!(t.used(), 3);
+    }
+
+    #[test]
+    fn full_table_falls_back_to_oldest_free_then_sharing() {
+        let t = SlotTable::new();
+        let empty = ThreadClock::new();
+        for g in 0..MAX_SLOTS as u32 {
+            t.attach(&empty, g, 0).unwrap();
+        }
+        t.detach(5, 5, 1);
+        t.detach(9, 9, 1);
+        let (s, _, c) = t.attach(&empty, 1000, 0).unwrap();
+        assert_eq!((s, c), (5, Choice::UnsafeReuse), "oldest free first");
+        let (s, _, c) = t.attach(&empty, 1001, 0).unwrap();
+        assert_eq!((s, c), (9, Choice::UnsafeReuse));
+        let (_, _, c) = t.attach(&empty, 1002, 0).unwrap();
+        assert_eq!(c, Choice::Shared);
+    }
+
+    #[test]
+    fn epochs_keep_growing_across_holders() {
+        let t = SlotTable::new();
+        let empty = ThreadClock::new();
+        let (s, e, _) = t.attach(&empty, 0, 0).unwrap();
+        assert_eq!(t.tick(s), Some(e + 1));
+        t.detach(s, 0, e + 1);
+        let mut known = ThreadClock::new();
+        known.set(s, e + 1);
+        let (s2, e2, _) = t.attach(&known, 1, 0).unwrap();
+        assert_eq!((s2, e2), (s, e + 2));
+    }
+}

@@ -1,0 +1,135 @@
+//! `gorace`: run Go's race detector with the gorace runtime.
+//!
+//! `gorace test|run|build [go flags] [packages]` runs the matching `go` command with
+//! `-race`, using a shadow GOROOT whose race runtime is gorace's (see [`goroot`]).
+//! `gorace env` prints the exports that make a plain `go test -race` do the same.
+
+mod goroot;
+mod toolchain;
+
+use std::ffi::OsString;
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+/// The runtime object, built by build.rs from the gorace-rt crate.
+static RUNTIME_OBJECT: &[u8] = include_bytes!(env!("GORACE_RT_OBJECT"));
+
+#[derive(Parser)]
+#[command(
+    name = "gorace",
+    version,
+    about = "Go's data race detector, rebuilt in Rust",
+    long_about = "Runs `go test|run|build -race` with the gorace runtime in place of \
+                  ThreadSanitizer. Reports keep Go's format; GORACE options work as usual."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// `go test -race` with gorace (arguments are passed to go test)
+    Test(GoArgs),
+    /// `go run -race` with gorace (arguments are passed to go run)
+    Run(GoArgs),
+    /// `go build -race` with gorace (arguments are passed to go build)
+    Build(GoArgs),
+    /// Print shell exports that make a plain `go test -race` use gorace
+    Env,
+    /// Print gorace's version, runtime hash and Go toolchain
+    Version,
+}
+
+#[derive(clap::Args)]
+struct GoArgs {
+    /// Flags and packages for the go command
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<OsString>,
+}
+
+/// The environment that makes `go` use the shadow GOROOT.
+fn go_env(s: &goroot::Shadow) -> Vec<(&'static str, OsString)> {
+    let mut path = OsString::from(s.goroot.join("bin"));
+    if let Some(p) = std::env::var_os("PATH") {
+        path.push(":");
+        path.push(p);
+    }
+    vec![
+        ("GOROOT", s.goroot.clone().into()),
+        ("GOCACHE", s.gocache.clone().into()),
+        ("GOTOOLCHAIN", "local".into()),
+        ("PATH", path),
+        ("GORACE_SHADOW_GOROOT", s.goroot.clone().into()),
+        ("GORACE_REAL_GOROOT", s.real.clone().into()),
+    ]
+}
+
+fn shadow() -> Result<goroot::Shadow> {
+    let tc = toolchain::find()?;
+    goroot::ensure(&tc, RUNTIME_OBJECT, &goroot::cache_base()?)
+}
+
+fn run_go(sub: &str, args: &[OsString]) -> Result<ExitCode> {
+    let s = shadow()?;
+    let go = s.goroot.join("bin/go");
+    let status = Command::new(&go)
+        .arg(sub)
+        .arg("-race")
+        .args(args)
+        .envs(go_env(&s))
+        .status()
+        .with_context(|| format!("running {}", go.display()))?;
+    Ok(exit_code(status))
+}
+
+fn exit_code(status: std::process::ExitStatus) -> ExitCode {
+    use std::os::unix::process::ExitStatusExt;
+    let code = status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(1);
+    ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+fn shell_quote(s: &OsString) -> String {
+    format!("'{}'", s.to_string_lossy().replace('\'', r"'\''"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Test(a) => run_go("test", &a.args),
+        Cmd::Run(a) => run_go("run", &a.args),
+        Cmd::Build(a) => run_go("build", &a.args),
+        Cmd::Env => shadow().map(|s| {
+            for (k, v) in go_env(&s) {
+                if k == "PATH" {
+                    println!(
+                        "export PATH={}:\"$PATH\"",
+                        shell_quote(&s.goroot.join("bin").into())
+                    );
+                } else {
+                    println!("export {k}={}", shell_quote(&v));
+                }
+            }
+            ExitCode::SUCCESS
+        }),
+        Cmd::Version => toolchain::find().map(|tc| {
+            println!(
+                "gorace {} (runtime {}) with {} at {}",
+                env!("CARGO_PKG_VERSION"),
+                goroot::digest(RUNTIME_OBJECT),
+                tc.version,
+                tc.goroot.display()
+            );
+            ExitCode::SUCCESS
+        }),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("gorace: {e:#}");
+        ExitCode::from(2)
+    })
+}

@@ -1,0 +1,146 @@
+//! Where shadow and meta memory live: a fixed linear map of the application range.
+//!
+//! ```text
+//! 0000 0000 0000 - 00e0 0000 0000  application: executable, data/bss, Go heap
+//!                                  (under -race Go keeps its heap in [00c0.., 00e0..))
+//! 2000 0000 0000 - 21c0 0000 0000  primary shadow:   2 cells (16 bytes) per 8 app bytes
+//! 2400 0000 0000 - 25c0 0000 0000  secondary shadow: 2 more cells, written only if needed
+//! 3000 0000 0000 - 3070 0000 0000  meta: a u32 sync-object index per 8 app bytes
+//! ```
+//!
+//! Nothing is reserved up front. [`map_shadow`] (called by Go for data/bss and for each
+//! new 64 MiB heap arena) maps the shadow and meta of whole 64 MiB application chunks
+//! with `MAP_NORESERVE`: pages cost memory only once written, and reads of untouched
+//! pages see zeros.
+
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use gorace_engine::shadow::Granule;
+
+use crate::sys;
+
+/// End of the application range gorace shadows.
+pub const APP_END: usize = 0x00e0_0000_0000;
+const SHADOW0: usize = 0x2000_0000_0000;
+const SHADOW1: usize = 0x2400_0000_0000;
+const META: usize = 0x3000_0000_0000;
+
+const CHUNK_SHIFT: u32 = 26;
+const CHUNKS: usize = APP_END >> CHUNK_SHIFT;
+
+/// Bit `i` set: application chunk `i` has its shadow and meta mapped.
+static MAPPED: [AtomicU64; CHUNKS / 64] = [const { AtomicU64::new(0) }; CHUNKS / 64];
+static MAP_LOCK: spin::Mutex<()> = spin::Mutex::new(());
+
+#[inline(always)]
+fn shadow0(addr: usize) -> usize {
+    SHADOW0 + (addr & !7) * 2
+}
+
+/// Whether `addr` is application memory with shadow.
+#[inline]
+pub fn is_app(addr: usize) -> bool {
+    if addr >= APP_END {
+        return false;
+    }
+    let c = addr >> CHUNK_SHIFT;
+    MAPPED[c / 64].load(Ordering::Acquire) & (1 << (c % 64)) != 0
+}
+
+/// The shadow cells of the granule containing `addr`.
+///
+/// `addr` must satisfy [`is_app`]; the Go side only calls the access hooks for its
+/// heap and data ranges, which it announced through [`map_shadow`] first.
+#[inline(always)]
+pub fn granule(addr: usize) -> Granule<'static> {
+    let p = shadow0(addr);
+    // SAFETY: for application addresses both shadow planes are mapped, readable and
+    // writable, 16-byte aligned, and never unmapped; cells are only accessed atomically.
+    unsafe {
+        Granule {
+            primary: &*(p as *const [AtomicU64; 2]),
+            secondary: &*((p - SHADOW0 + SHADOW1) as *const [AtomicU64; 2]),
+        }
+    }
+}
+
+/// The meta word of the granule containing `addr` (an application address).
+#[inline]
+pub fn meta(addr: usize) -> &'static AtomicU32 {
+    // SAFETY: the meta range of every mapped application chunk is mapped and never
+    // unmapped; the word is 4-byte aligned and only accessed atomically.
+    unsafe { &*((META + (addr >> 3) * 4) as *const AtomicU32) }
+}
+
+fn map_fixed(addr: usize, len: usize) -> bool {
+    // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping; the ranges are
+    // inside gorace's own reserved layout.
+    let r = unsafe {
+        sys::mmap(
+            addr,
+            len,
+            sys::PROT_READ | sys::PROT_WRITE,
+            sys::MAP_PRIVATE | sys::MAP_ANONYMOUS | sys::MAP_NORESERVE | sys::MAP_FIXED_NOREPLACE,
+        )
+    };
+    if r == addr as isize {
+        // Huge pages would turn sparse shadow writes into 2 MiB of resident memory each.
+        // SAFETY: advisory only, on a mapping we own.
+        unsafe { sys::madvise(addr, len, sys::MADV_NOHUGEPAGE) };
+        return true;
+    }
+    r == -sys::EEXIST
+}
+
+/// Gives `[addr, addr+size)` shadow and meta memory. Returns false if the range is
+/// outside what gorace can shadow or the kernel refused.
+pub fn map_shadow(addr: usize, size: usize) -> bool {
+    if size == 0 || addr >= APP_END || addr + size > APP_END {
+        return false;
+    }
+    let _guard = MAP_LOCK.lock();
+    let chunk_len = 1usize << CHUNK_SHIFT;
+    for c in (addr >> CHUNK_SHIFT)..=((addr + size - 1) >> CHUNK_SHIFT) {
+        if MAPPED[c / 64].load(Ordering::Relaxed) & (1 << (c % 64)) != 0 {
+            continue;
+        }
+        let base = c << CHUNK_SHIFT;
+        let ok = map_fixed(shadow0(base), chunk_len * 2)
+            && map_fixed(shadow0(base) - SHADOW0 + SHADOW1, chunk_len * 2)
+            && map_fixed(META + (base >> 3) * 4, chunk_len / 2);
+        if !ok {
+            return false;
+        }
+        MAPPED[c / 64].fetch_or(1 << (c % 64), Ordering::Release);
+    }
+    true
+}
+
+/// Forgets the accesses remembered for `[addr, addr+size)`. Large ranges give their
+/// whole shadow pages back to the kernel instead of writing zeros.
+pub fn reset_shadow(addr: usize, size: usize) {
+    const PAGE: usize = 4096;
+    const MADVISE_MIN: usize = 64 << 10;
+    let start = addr & !7;
+    let end = (addr + size + 7) & !7;
+    if end - start < MADVISE_MIN {
+        let mut a = start;
+        while a < end {
+            gorace_engine::shadow::clear(granule(a));
+            a += 8;
+        }
+        return;
+    }
+    for plane in [SHADOW0, SHADOW1] {
+        let s = plane + start * 2;
+        let e = plane + end * 2;
+        let (ps, pe) = ((s + PAGE - 1) & !(PAGE - 1), e & !(PAGE - 1));
+        // SAFETY: the shadow of application memory is ours; zeroing it (the partial
+        // pages by hand, the rest by MADV_DONTNEED) forgets exactly this range.
+        unsafe {
+            core::ptr::write_bytes(s as *mut u8, 0, ps - s);
+            sys::madvise(ps, pe - ps, sys::MADV_DONTNEED);
+            core::ptr::write_bytes(pe as *mut u8, 0, e - pe);
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! gorace's race runtime for Go: the `__tsan_*` ABI that `go build -race` links, built
+//! as one freestanding relocatable object (no libc, no undefined symbols, no TLS, no
+//! constructors) that replaces `runtime/race/internal/amd64v1/race_linux.syso`.
+//!
+//! This crate is the thin *adapter* layer: [`abi`] turns Go's calls into engine calls,
+//! [`layout`] places shadow memory, [`symbolize`] asks Go for function names and lines,
+//! [`output`] writes reports, [`heap`] and [`sys`] stand in for libc. All detection
+//! logic lives in `gorace-engine`.
+//!
+//! It is not a test target: it runs only inside Go programs, and the end-to-end tests
+//! of the `gorace` crate exercise it there.
+
+#![no_std]
+
+extern crate alloc;
+
+pub mod abi;
+pub mod env;
+pub mod heap;
+pub mod layout;
+pub mod mem;
+pub mod output;
+pub mod platform;
+pub mod symbolize;
+pub mod sys;
+
+#[global_allocator]
+static HEAP: heap::Heap = heap::Heap::new();
+
+/// An internal error: say so on standard error and exit with status 2. Never unwinds
+/// into Go.
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    use core::fmt::Write;
+    let mut msg = alloc::string::String::new();
+    let _ = write!(msg, "gorace: internal error: {info}\n");
+    output::warn(&msg);
+    sys::exit_group(2)
+}

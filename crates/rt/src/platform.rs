@@ -1,0 +1,49 @@
+//! The engine's [`Platform`] for a Go process: fixed shadow layout, Go's symbolizer,
+//! raw syscalls for output and exit.
+
+use core::sync::atomic::AtomicU32;
+
+use gorace_engine::shadow::Granule;
+use gorace_engine::Platform;
+
+use crate::symbolize::GoSymbolizer;
+use crate::{layout, output, sys};
+
+pub struct GoPlatform;
+
+impl Platform for GoPlatform {
+    #[inline(always)]
+    fn granule(&self, addr: usize) -> Granule<'_> {
+        layout::granule(addr)
+    }
+
+    #[inline]
+    fn is_app(&self, addr: usize) -> bool {
+        layout::is_app(addr)
+    }
+
+    #[inline]
+    fn meta(&self, addr: usize) -> &AtomicU32 {
+        layout::meta(addr)
+    }
+
+    fn reset_shadow(&self, addr: usize, size: usize) {
+        layout::reset_shadow(addr, size)
+    }
+
+    fn symbolizer(&self) -> impl gorace_engine::report::Symbolize {
+        GoSymbolizer
+    }
+
+    fn write(&self, text: &str) {
+        output::write(text)
+    }
+
+    fn exit(&self, code: i32) -> ! {
+        sys::exit_group(code)
+    }
+
+    fn sleep_ms(&self, ms: u32) {
+        sys::sleep_ms(ms)
+    }
+}
