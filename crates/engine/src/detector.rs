@@ -214,7 +214,7 @@ impl<P: Platform> Detector<P> {
         if !Self::sync_enabled(g) || !self.platform.is_app(addr) {
             return;
         }
-        if let Some(v) = self.syncs.get(self.platform.meta(addr)) {
+        if let Some(v) = self.syncs.get(self.platform.meta(addr), addr) {
             g.clock.acquire(&v.state.lock().clock);
         }
     }
@@ -252,7 +252,7 @@ impl<P: Platform> Detector<P> {
         if !Self::sync_enabled(g) || !self.platform.is_app(addr) {
             return;
         }
-        if let Some(v) = self.syncs.get_or_create(self.platform.meta(addr)) {
+        if let Some(v) = self.syncs.get_or_create(self.platform.meta(addr), addr) {
             op(&mut v.state.lock(), g);
         }
         self.tick(g);
@@ -271,6 +271,9 @@ impl<P: Platform> Detector<P> {
     /// at `pc`. `perform` does the operation itself and says whether it wrote (only a
     /// compare-and-swap can fail to); it runs under the address's sync-object lock, so
     /// the clock transferred always matches the value read or written.
+    ///
+    /// Inside `ignore_sync` (Go's `race.Disable`, used by `sync` around its own atomics)
+    /// the operation is not instrumented at all, as in the stock runtime.
     pub fn atomic<R>(
         &self,
         g: &mut Goroutine,
@@ -280,7 +283,7 @@ impl<P: Platform> Detector<P> {
         (callerpc, pc): (u64, u64),
         perform: impl FnOnce() -> (R, bool),
     ) -> R {
-        if !self.platform.is_app(addr) {
+        if !Self::sync_enabled(g) || !self.platform.is_app(addr) {
             return perform().0;
         }
         g.stack.push(callerpc);
@@ -292,9 +295,8 @@ impl<P: Platform> Detector<P> {
         self.access(g, addr, size, kind, pc);
         let meta = self.platform.meta(addr);
         let var = match op {
-            _ if !Self::sync_enabled(g) => None,
-            AtomicOp::Load => self.syncs.get(meta),
-            _ => self.syncs.get_or_create(meta),
+            AtomicOp::Load => self.syncs.get(meta, addr),
+            _ => self.syncs.get_or_create(meta, addr),
         };
         let Some(var) = var else {
             g.stack.pop();

@@ -119,7 +119,14 @@ impl Style<'_> {
                 f = alloc::format!("{to}{rest}");
             }
         }
-        match f.strip_prefix(self.strip_path_prefix) {
+        // ThreadSanitizer's rule: drop everything up to the end of the first occurrence
+        // of the prefix, then a leading "./".
+        if !self.strip_path_prefix.is_empty() {
+            if let Some(pos) = f.find(self.strip_path_prefix) {
+                f = String::from(&f[pos + self.strip_path_prefix.len()..]);
+            }
+        }
+        match f.strip_prefix("./") {
             Some(rest) => String::from(rest),
             None => f,
         }
@@ -276,6 +283,20 @@ Goroutine 7 (running) created at:
         };
         assert_eq!(s.path("/shadow/goroot/src/x.go"), "goroot/src/x.go");
         assert_eq!(s.path("/elsewhere/y.go"), "/elsewhere/y.go");
+        let s = Style {
+            strip_path_prefix: "/main.",
+            rewrite: None,
+        };
+        assert_eq!(
+            s.path("/tmp/x/001/main.go"),
+            "go",
+            "matches anywhere, like TSan"
+        );
+        let s = Style {
+            strip_path_prefix: "/src/",
+            rewrite: None,
+        };
+        assert_eq!(s.path("/src/./a.go"), "a.go");
     }
 
     #[test]

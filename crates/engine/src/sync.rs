@@ -3,14 +3,17 @@
 //! Every address the program synchronises on (a mutex, a channel buffer slot, a
 //! WaitGroup, an atomic variable...) gets a [`SyncVar`] the first time something is
 //! released there. The address-to-object map is a *meta word* per 8-byte granule
-//! (provided by the platform, see [`crate::Platform::meta`]) holding the object's index
-//! in a [`SyncTable`], so lookups are one load and need no lock. Objects are freed when
-//! the Go heap frees their memory, and their indices recycled.
+//! (provided by the platform, see [`crate::Platform::meta`]) holding the index in a
+//! [`SyncTable`] of the first object of a short chain: sync objects are per exact
+//! address, and one granule can hold several (the 1-byte slots of a `chan bool`
+//! buffer, `RWMutex.writerSem` next to `readerSem`). Lookups walk the chain without a
+//! lock; insertion is a compare-and-swap of the meta word. Objects are freed, a whole
+//! granule at a time, when the Go heap frees their memory, and their indices recycled.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 
 use crate::clock::{SyncClock, ThreadClock};
 
@@ -21,6 +24,10 @@ pub struct SyncState {
 }
 
 pub struct SyncVar {
+    /// The exact address this object is for.
+    addr: AtomicUsize,
+    /// Next object in the same granule's chain (0: end).
+    next: AtomicU32,
     pub state: spin::Mutex<SyncState>,
 }
 
@@ -76,6 +83,8 @@ impl SyncTable {
         }
         let fresh: Box<[SyncVar]> = (0..CHUNK)
             .map(|_| SyncVar {
+                addr: AtomicUsize::new(0),
+                next: AtomicU32::new(0),
                 state: spin::Mutex::new(SyncState::default()),
             })
             .collect();
@@ -101,43 +110,69 @@ impl SyncTable {
         Some(idx)
     }
 
-    /// The object whose index is in `meta`, if any.
+    /// The object for `addr`, whose granule's meta word is `meta`, if any.
     #[inline]
-    pub fn get(&self, meta: &AtomicU32) -> Option<&SyncVar> {
-        match meta.load(Ordering::Acquire) {
-            0 => None,
-            idx => self.var(idx),
+    pub fn get(&self, meta: &AtomicU32, addr: usize) -> Option<&SyncVar> {
+        self.find(meta.load(Ordering::Acquire), addr)
+    }
+
+    fn find(&self, mut idx: u32, addr: usize) -> Option<&SyncVar> {
+        while idx != 0 {
+            let v = self.var(idx)?;
+            if v.addr.load(Ordering::Acquire) == addr {
+                return Some(v);
+            }
+            idx = v.next.load(Ordering::Acquire);
+        }
+        None
+    }
+
+    /// The object for `addr` (granule meta word `meta`), created with an empty clock
+    /// if needed. `None` only when the table is full.
+    pub fn get_or_create(&self, meta: &AtomicU32, addr: usize) -> Option<&SyncVar> {
+        let mut head = meta.load(Ordering::Acquire);
+        let mut fresh: Option<u32> = None;
+        loop {
+            if let Some(v) = self.find(head, addr) {
+                if let Some(idx) = fresh {
+                    self.free.lock().push(idx);
+                }
+                return Some(v);
+            }
+            let idx = match fresh {
+                Some(idx) => idx,
+                None => self.alloc()?,
+            };
+            fresh = Some(idx);
+            let v = self.var(idx)?;
+            v.addr.store(addr, Ordering::Relaxed);
+            v.next.store(head, Ordering::Release);
+            match meta.compare_exchange(head, idx, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => {
+                    self.live.fetch_add(1, Ordering::Relaxed);
+                    return Some(v);
+                }
+                Err(now) => head = now,
+            }
         }
     }
 
-    /// The object whose index is in `meta`, created (with an empty clock) if needed.
-    pub fn get_or_create(&self, meta: &AtomicU32) -> Option<&SyncVar> {
-        if let Some(v) = self.get(meta) {
-            return Some(v);
-        }
-        let idx = self.alloc()?;
-        match meta.compare_exchange(0, idx, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => {
-                self.live.fetch_add(1, Ordering::Relaxed);
-                self.var(idx)
-            }
-            Err(winner) => {
-                self.free.lock().push(idx);
-                self.var(winner)
-            }
-        }
-    }
-
-    /// Frees the object in `meta`, if any (its memory was freed).
+    /// Frees every object of the granule whose meta word is `meta` (its memory was
+    /// freed).
     pub fn free(&self, meta: &AtomicU32) {
         if meta.load(Ordering::Relaxed) == 0 {
             return; // do not dirty untouched meta pages
         }
-        let idx = meta.swap(0, Ordering::AcqRel);
-        if let Some(v) = (idx != 0).then(|| self.var(idx)).flatten() {
+        let mut idx = meta.swap(0, Ordering::AcqRel);
+        while idx != 0 {
+            let Some(v) = self.var(idx) else { return };
+            let next = v.next.load(Ordering::Acquire);
             *v.state.lock() = SyncState::default();
+            v.addr.store(0, Ordering::Relaxed);
+            v.next.store(0, Ordering::Relaxed);
             self.live.fetch_sub(1, Ordering::Relaxed);
             self.free.lock().push(idx);
+            idx = next;
         }
     }
 
@@ -166,21 +201,36 @@ mod tests {
         let t = SyncTable::new();
         let m1 = AtomicU32::new(0);
         let m2 = AtomicU32::new(0);
-        assert!(t.get(&m1).is_none());
-        let a = t.get_or_create(&m1).unwrap() as *const SyncVar;
-        assert_eq!(t.get(&m1).unwrap() as *const SyncVar, a);
+        assert!(t.get(&m1, 0x1000).is_none());
+        let a = t.get_or_create(&m1, 0x1000).unwrap() as *const SyncVar;
+        assert_eq!(t.get(&m1, 0x1000).unwrap() as *const SyncVar, a);
         let mut g = ThreadClock::new();
         g.set(2, 5);
-        t.get(&m1).unwrap().state.lock().clock.store(&g);
+        t.get(&m1, 0x1000).unwrap().state.lock().clock.store(&g);
         assert_eq!(t.live(), 1);
         t.free(&m1);
         assert_eq!((t.live(), m1.load(Ordering::Relaxed)), (0, 0));
-        let b = t.get_or_create(&m2).unwrap();
+        let b = t.get_or_create(&m2, 0x2000).unwrap();
         assert_eq!(b as *const SyncVar, a, "index recycled");
         assert!(
             b.state.lock().clock.is_empty(),
             "recycled objects start empty"
         );
+    }
+
+    #[test]
+    fn one_granule_holds_objects_per_exact_address() {
+        let t = SyncTable::new();
+        let m = AtomicU32::new(0);
+        let a = t.get_or_create(&m, 0x1000).unwrap() as *const SyncVar;
+        let b = t.get_or_create(&m, 0x1004).unwrap() as *const SyncVar;
+        assert_ne!(a, b);
+        assert_eq!(t.get(&m, 0x1000).unwrap() as *const SyncVar, a);
+        assert_eq!(t.get(&m, 0x1004).unwrap() as *const SyncVar, b);
+        assert!(t.get(&m, 0x1001).is_none());
+        t.free(&m);
+        assert_eq!(t.live(), 0);
+        assert!(t.get(&m, 0x1004).is_none());
     }
 
     #[test]
