@@ -142,14 +142,17 @@ impl<P: Platform> Detector<P> {
         }
     }
 
+    /// Function entry; `pc` is the caller's return address, `depth` the goroutine's
+    /// stack depth (0 if unknown, see [`crate::goroutine::ShadowStack::exit`]).
     #[inline(always)]
-    pub fn func_enter(&self, g: &mut Goroutine, pc: u64) {
-        g.stack.push(pc);
+    pub fn func_enter(&self, g: &mut Goroutine, pc: u64, depth: u32) {
+        g.stack.enter(pc, depth);
     }
 
+    /// Function exit at `depth` (the depth its entry had).
     #[inline(always)]
-    pub fn func_exit(&self, g: &mut Goroutine) {
-        g.stack.pop();
+    pub fn func_exit(&self, g: &mut Goroutine, depth: u32) {
+        g.stack.exit(depth);
     }
 
     /// An access of `len` bytes (1..=8, within one granule) at `addr`.

@@ -9,15 +9,23 @@ use crate::cell::Cell;
 use crate::clock::{Epoch, Slot, ThreadClock};
 use crate::stack::{StackDepot, ROOT};
 
-/// A frame of the shadow call stack: the return address into the caller, and, once
-/// needed, the stack-depot node of the stack up to and including this frame.
+/// A frame of the shadow call stack: the return address into the caller, the depth of
+/// the goroutine's Go stack when the function was entered, and, once needed, the
+/// stack-depot node of the stack up to and including this frame.
 #[derive(Clone, Copy, Debug)]
 pub struct Frame {
     pub pc: u64,
+    /// Bytes from the top of the goroutine's stack (`g.stack.hi - sp`): unchanged when
+    /// Go copies the stack to grow or shrink it, larger for deeper calls. 0: unknown.
+    depth: u32,
     node: u32,
 }
 
 const UNRESOLVED: u32 = u32::MAX;
+
+/// Tolerance when matching a function's exit depth to its entry depth: the Go side
+/// reaches `racefuncenter` through slightly different call paths (see gorace-rt).
+pub const EXIT_SLACK: u32 = 8;
 const SITE_CACHE: usize = 64;
 
 #[derive(Clone, Copy)]
@@ -29,7 +37,11 @@ struct CacheEntry {
 
 /// The shadow call stack and the memo that turns it into stack-depot nodes.
 ///
-/// Function entry and exit only push and pop pcs. A node is computed lazily, when an
+/// Function entry and exit only push and pop pcs. When a panic is recovered, the
+/// frames between the panic and the recovering function never see their exit; the
+/// recovering function's own exit then pops them too, found by their depth
+/// ([`ShadowStack::exit`]), so the stack cannot grow without bound in a goroutine
+/// that recovers panics forever. A node is computed lazily, when an
 /// access has to be remembered, and then memoised in the frame; a small direct-mapped
 /// cache keyed by `(parent node, pc)` makes repeated calls from a loop cheap.
 pub struct ShadowStack {
@@ -55,16 +67,41 @@ impl ShadowStack {
         }
     }
 
+    /// Enters a function called from `pc` (a return address), at unknown depth.
     #[inline(always)]
     pub fn push(&mut self, pc: u64) {
+        self.enter(pc, 0);
+    }
+
+    /// Enters a function called from `pc` at stack `depth` (see [`Frame`]).
+    #[inline(always)]
+    pub fn enter(&mut self, pc: u64, depth: u32) {
         self.frames.push(Frame {
             pc,
+            depth,
             node: UNRESOLVED,
         });
     }
 
+    /// Leaves the innermost function.
     #[inline(always)]
     pub fn pop(&mut self) {
+        self.frames.pop();
+    }
+
+    /// Leaves the function entered at `depth`: frames entered deeper than it, left
+    /// behind by a recovered panic, go too. A callee's frame is always at least 16
+    /// bytes deeper than its caller's (return address and frame), so depths within
+    /// [`EXIT_SLACK`] bytes of `depth` are taken as the exiting frame itself. A frame
+    /// entered at an unknown depth is only ever popped as the innermost one.
+    #[inline(always)]
+    pub fn exit(&mut self, depth: u32) {
+        while let Some(f) = self.frames.last() {
+            if depth == 0 || f.depth <= depth + EXIT_SLACK {
+                break;
+            }
+            self.frames.pop();
+        }
         self.frames.pop();
     }
 
@@ -199,5 +236,23 @@ mod tests {
         s.pop();
         s.pop();
         assert_eq!(s.node(&depot), ROOT);
+    }
+
+    #[test]
+    fn exit_drops_frames_abandoned_by_a_recovered_panic() {
+        let mut s = ShadowStack::new();
+        s.enter(0x100, 64); // main
+        s.enter(0x200, 128); // round(): defers a recover
+        for d in 1..=4 {
+            s.enter(0x300, 128 + 64 * d); // deep(): panics at the bottom, never exits
+        }
+        s.enter(0x400, 512); // the deferred closure runs on top and exits normally
+        s.exit(512);
+        assert_eq!(s.depth(), 6);
+        s.exit(128); // round() returns after recovering
+        assert_eq!(s.depth(), 1, "the four abandoned frames went with it");
+        assert_eq!(s.pcs().collect::<Vec<_>>(), vec![0x100]);
+        s.exit(0);
+        assert_eq!(s.depth(), 0);
     }
 }
