@@ -1,0 +1,85 @@
+//! `cargo xtask <task>`: the project's own commands.
+//!
+//! - `test`: everything CI runs: the workspace tests (engine unit and property tests,
+//!   the command's unit tests, the end-to-end Go programs) and Go's own race suite
+//!   (`runtime/race`) under gorace.
+//! - `conformance race`: `gorace test -count=1 -v runtime/race`, summarised.
+
+mod conformance;
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Run every test CI runs
+    Test,
+    /// Run a conformance suite under gorace
+    Conformance {
+        #[command(subcommand)]
+        suite: conformance::Suite,
+    },
+}
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// `target/release/gorace`, built if needed.
+pub fn gorace() -> Result<PathBuf> {
+    run(Command::new(env!("CARGO")).current_dir(root()).args([
+        "build",
+        "--quiet",
+        "--release",
+        "-p",
+        "gorace",
+    ]))?;
+    Ok(root().join("target/release/gorace"))
+}
+
+/// Runs a command, inheriting stdio; fails on a non-zero exit.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    let status = cmd.status().with_context(|| format!("running {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed: {status}");
+    }
+    Ok(())
+}
+
+fn test() -> Result<()> {
+    println!("== cargo test (engine, command, end-to-end programs)");
+    run(Command::new(env!("CARGO")).current_dir(root()).args([
+        "test",
+        "--release",
+        "--workspace",
+        "--locked",
+    ]))?;
+    println!("== runtime/race under gorace");
+    conformance::race()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let r = match cli.task {
+        Task::Test => test(),
+        Task::Conformance { suite } => conformance::run(suite),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
