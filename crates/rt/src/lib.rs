@@ -8,9 +8,11 @@
 //! logic lives in `gorace-engine`.
 //!
 //! It is not a test target: it runs only inside Go programs, and the end-to-end tests
-//! of the `gorace` crate exercise it there.
+//! of the `gorace` crate exercise it there. (Built for `cfg(test)`, as `clippy
+//! --all-targets` does, it leaves the allocator, panic handler and C memory functions
+//! to std.)
 
-#![no_std]
+#![cfg_attr(not(test), no_std)]
 
 extern crate alloc;
 
@@ -18,22 +20,25 @@ pub mod abi;
 pub mod env;
 pub mod heap;
 pub mod layout;
+#[cfg(not(test))]
 pub mod mem;
 pub mod output;
 pub mod platform;
 pub mod symbolize;
 pub mod sys;
 
+#[cfg(not(test))]
 #[global_allocator]
 static HEAP: heap::Heap = heap::Heap::new();
 
 /// An internal error: say so on standard error and exit with status 2. Never unwinds
 /// into Go.
+#[cfg(not(test))]
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
     use core::fmt::Write;
     let mut msg = alloc::string::String::new();
-    let _ = write!(msg, "gorace: internal error: {info}\n");
+    let _ = writeln!(msg, "gorace: internal error: {info}");
     output::warn(&msg);
     sys::exit_group(2)
 }
