@@ -10,7 +10,7 @@ var x int64
 
 func main() {
 	done := make(chan bool)
-	go func() {
+	go func() { // LINE:spawn
 		atomic.StoreInt64(&x, 1) // LINE:store
 		done <- true
 	}()

@@ -9,7 +9,7 @@ var data int
 func main() {
 	start := make(chan bool, 1)
 	done := make(chan bool)
-	go func() {
+	go func() { // LINE:spawn
 		data = 42 // LINE:write
 		<-start
 		done <- true

@@ -19,7 +19,7 @@ func LookupService(name string) Addr {
 func main() {
 	service = make(map[string]Addr)
 	done := make(chan bool)
-	go func() {
+	go func() { // LINE:spawn
 		RegisterService("db", "10.0.0.1:5432") // LINE:call-register
 		done <- true
 	}()

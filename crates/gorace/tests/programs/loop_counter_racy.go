@@ -14,7 +14,7 @@ func main() {
 	wg.Add(5)
 	i := 0
 	for ; i < 5; i++ { // LINE:increment
-		go func() {
+		go func() { // LINE:spawn
 			fmt.Println(i) // LINE:read Not the 'i' you are looking for.
 			wg.Done()
 		}()

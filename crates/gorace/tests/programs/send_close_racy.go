@@ -6,7 +6,7 @@ package main
 func main() {
 	c := make(chan struct{}) // or buffered channel
 	done := make(chan bool)
-	go func() {
+	go func() { // LINE:spawn
 		defer func() {
 			recover()
 			done <- true

@@ -15,7 +15,7 @@ func ParallelWrite(dir string, data []byte) chan error {
 	if err != nil {
 		res <- err
 	} else {
-		go func() {
+		go func() { // LINE:spawn1
 			// This err is shared with the main goroutine,
 			// so the write races with the write below.
 			_, err = f1.Write(data) // LINE:write1
@@ -24,10 +24,10 @@ func ParallelWrite(dir string, data []byte) chan error {
 		}()
 	}
 	f2, err := os.Create(filepath.Join(dir, "file2")) // LINE:create2 The second conflicting write to err.
-	if err != nil { // LINE:check2
+	if err != nil {                                   // LINE:check2
 		res <- err
 	} else {
-		go func() {
+		go func() { // LINE:spawn2
 			_, err = f2.Write(data) // LINE:write2
 			res <- err              // LINE:send2
 			f2.Close()

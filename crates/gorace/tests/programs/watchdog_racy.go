@@ -15,7 +15,7 @@ func (w *Watchdog) KeepAlive() {
 }
 
 func (w *Watchdog) Start(done chan<- bool) {
-	go func() {
+	go func() { // LINE:spawn
 		for i := 0; i < 3; i++ {
 			time.Sleep(time.Millisecond)
 			// Second conflicting access.
@@ -32,9 +32,9 @@ func main() {
 	w := &Watchdog{}
 	w.KeepAlive()
 	done := make(chan bool)
-	w.Start(done)
+	w.Start(done) // LINE:call-start
 	for i := 0; i < 3; i++ {
-		w.KeepAlive()
+		w.KeepAlive() // LINE:call-keepalive
 	}
 	<-done
 	fmt.Println("alive")

@@ -1,0 +1,39 @@
+// sync.Cond misused: the producer changes the state and broadcasts without holding
+// the lock. Broadcast alone orders nothing, so the waiter's reads race with the
+// producer's writes. (The producer repeats the broadcast until the waiter
+// acknowledges, so a lost wakeup cannot hang the program.)
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+var (
+	mu    sync.Mutex
+	cond  = sync.NewCond(&mu)
+	ready bool
+	data  int
+	ack   int32
+)
+
+func main() {
+	go func() { // LINE:spawn
+		data = 42    // LINE:write-data
+		ready = true // LINE:write-ready
+		for atomic.LoadInt32(&ack) == 0 {
+			cond.Broadcast()
+			runtime.Gosched()
+		}
+	}()
+	mu.Lock()
+	for !ready { // LINE:read-ready
+		cond.Wait()
+	}
+	v := data // LINE:read-data
+	mu.Unlock()
+	atomic.StoreInt32(&ack, 1)
+	fmt.Println(v)
+}
