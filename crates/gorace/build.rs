@@ -13,7 +13,10 @@ use std::process::Command;
 
 fn main() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
-    let root = manifest.join("../..").canonicalize().expect("workspace root");
+    let root = manifest
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root");
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets it"));
     let target_dir = out.join("rt-target");
 
@@ -39,14 +42,22 @@ fn main() {
 
     let dest = out.join("gorace_rt.o");
     let status = Command::new("objcopy")
-        .args(["--strip-debug", "--wildcard", "--keep-global-symbol=__tsan_*"])
+        .args([
+            "--strip-debug",
+            "--wildcard",
+            "--keep-global-symbol=__tsan_*",
+        ])
         .arg(&obj)
         .arg(&dest)
         .status()
         .expect("running objcopy (binutils)");
     assert!(status.success(), "objcopy failed on {}", obj.display());
 
-    let undefined = Command::new("nm").arg("-u").arg(&dest).output().expect("running nm");
+    let undefined = Command::new("nm")
+        .arg("-u")
+        .arg(&dest)
+        .output()
+        .expect("running nm");
     let undefined = String::from_utf8_lossy(&undefined.stdout);
     assert!(
         undefined.trim().is_empty(),

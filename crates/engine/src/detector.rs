@@ -56,7 +56,7 @@ pub struct Detector<P> {
     pub stacks: StackDepot,
     pub syncs: SyncTable,
     next_gid: AtomicU32,
-    seen: spin::Mutex<Seen>,
+    seen: crate::lock::Mutex<Seen>,
     reports: AtomicU64,
     warned_exhausted: AtomicBool,
     /// File paths starting with `.0` are shown starting with `.1`.
@@ -72,7 +72,7 @@ impl<P: Platform> Detector<P> {
             stacks: StackDepot::new(),
             syncs: SyncTable::new(),
             next_gid: AtomicU32::new(INIT_GID + 1),
-            seen: spin::Mutex::new(Seen::default()),
+            seen: crate::lock::Mutex::new(Seen::default()),
             reports: AtomicU64::new(0),
             warned_exhausted: AtomicBool::new(false),
             path_rewrite: None,

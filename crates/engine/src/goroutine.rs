@@ -22,11 +22,14 @@ pub struct Frame {
 }
 
 const UNRESOLVED: u32 = u32::MAX;
+/// Entries of the site cache a goroutine starts with, and grows to once it has missed
+/// [`SITE_CACHE_BIG`] times (a goroutine doing real work: deep or recursive stacks).
+const SITE_CACHE_SMALL: usize = 64;
+const SITE_CACHE_BIG: usize = 1024;
 
 /// Tolerance when matching a function's exit depth to its entry depth: the Go side
 /// reaches `racefuncenter` through slightly different call paths (see gorace-rt).
 pub const EXIT_SLACK: u32 = 8;
-const SITE_CACHE: usize = 64;
 
 #[derive(Clone, Copy)]
 struct CacheEntry {
@@ -34,6 +37,12 @@ struct CacheEntry {
     parent: u32,
     node: u32,
 }
+
+const EMPTY_ENTRY: CacheEntry = CacheEntry {
+    pc: 0,
+    parent: UNRESOLVED,
+    node: 0,
+};
 
 /// The shadow call stack and the memo that turns it into stack-depot nodes.
 ///
@@ -46,7 +55,8 @@ struct CacheEntry {
 /// cache keyed by `(parent node, pc)` makes repeated calls from a loop cheap.
 pub struct ShadowStack {
     frames: Vec<Frame>,
-    cache: [CacheEntry; SITE_CACHE],
+    cache: Vec<CacheEntry>,
+    misses: u32,
 }
 
 impl Default for ShadowStack {
@@ -59,11 +69,8 @@ impl ShadowStack {
     pub fn new() -> Self {
         ShadowStack {
             frames: Vec::new(),
-            cache: [CacheEntry {
-                pc: 0,
-                parent: UNRESOLVED,
-                node: 0,
-            }; SITE_CACHE],
+            cache: alloc::vec![EMPTY_ENTRY; SITE_CACHE_SMALL],
+            misses: 0,
         }
     }
 
@@ -115,13 +122,18 @@ impl ShadowStack {
     }
 
     fn intern(&mut self, depot: &StackDepot, parent: u32, pc: u64) -> u32 {
-        let h = (pc ^ (pc >> 17) ^ (parent as u64).wrapping_mul(0x9e37_79b9)) as usize;
-        let e = &mut self.cache[h % SITE_CACHE];
+        let h = (pc ^ (pc >> 13) ^ (parent as u64).wrapping_mul(0x9e37_79b9)) as usize;
+        let mask = self.cache.len() - 1;
+        let e = &mut self.cache[h & mask];
         if e.pc == pc && e.parent == parent {
             return e.node;
         }
         let node = depot.intern(parent, pc);
         *e = CacheEntry { pc, parent, node };
+        self.misses += 1;
+        if self.misses == SITE_CACHE_BIG as u32 && self.cache.len() < SITE_CACHE_BIG {
+            self.cache = alloc::vec![EMPTY_ENTRY; SITE_CACHE_BIG];
+        }
         node
     }
 

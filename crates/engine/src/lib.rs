@@ -42,6 +42,7 @@
 //! | [`stack`] | the stack depot |
 //! | [`report`] | the report data model, de-duplication, Go's text format |
 //! | [`options`] | `GORACE` parsing |
+//! | [`lock`] | the spin lock used everywhere off the fast path |
 //! | [`detector`] | the event handlers tying it together |
 
 #![cfg_attr(not(test), no_std)]
@@ -52,6 +53,7 @@ pub mod cell;
 pub mod clock;
 pub mod detector;
 pub mod goroutine;
+pub mod lock;
 pub mod options;
 pub mod report;
 pub mod shadow;

@@ -107,7 +107,7 @@ pub enum Choice {
 /// increments are a lock-free atomic add.
 pub struct SlotTable {
     epochs: [AtomicU32; MAX_SLOTS],
-    inner: spin::Mutex<Inner>,
+    inner: crate::lock::Mutex<Inner>,
 }
 
 impl Default for SlotTable {
@@ -120,7 +120,7 @@ impl SlotTable {
     pub fn new() -> Self {
         SlotTable {
             epochs: [const { AtomicU32::new(0) }; MAX_SLOTS],
-            inner: spin::Mutex::new(Inner {
+            inner: crate::lock::Mutex::new(Inner {
                 slots: Vec::new(),
                 free: VecDeque::new(),
                 share_next: 0,

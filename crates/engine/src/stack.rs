@@ -7,17 +7,17 @@
 //! goroutine's creation stack), in reports.
 //!
 //! Memory grows with the number of *distinct* stacks ever seen, never with the number
-//! of calls or accesses: 16 bytes per node plus the index entry (about 48 bytes in all).
-//! Nodes are never freed. Reads ([`StackDepot::pcs`]) are lock-free; interning a new node
-//! takes one of [`SHARDS`] spin locks.
+//! of calls or accesses: a 64-byte node (key plus the first four children, so that
+//! re-walking a known stack stays in cache lines just used) and 4 to 16 bytes of index. Nodes are never
+//! freed. Looking a node up ([`StackDepot::intern`] of a known stack, [`StackDepot::pcs`])
+//! takes no lock: the index is [`SHARDS`] insert-only open-addressing tables of node ids,
+//! compared through the nodes themselves; only adding a node takes its shard's lock.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::hash::{Hash, Hasher};
+use core::hash::Hasher;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
-
-use hashbrown::HashMap;
 
 /// The empty stack.
 pub const ROOT: u32 = 0;
@@ -30,18 +30,119 @@ const CHUNK_BITS: u32 = 16;
 const CHUNK: usize = 1 << CHUNK_BITS;
 const CHUNKS: usize = (MAX_NODES as usize) / CHUNK;
 
+/// Children a node remembers inline (see [`StackDepot::intern`]).
+const KIDS: usize = 6;
+
+/// A depot node: one cache line holding its key and its first [`KIDS`] children, so
+/// that walking down a stack that exists already touches only nodes just used.
+///
+/// A node's children are pcs inside one function (the callee of the node's frame), so
+/// they share their upper 32 bits; children are kept inline only when they share
+/// `kid_hi` with the first one.
+#[repr(C, align(64))]
 struct Node {
     pc: AtomicU64,
     parent: AtomicU32,
+    /// Upper 32 bits of the inline children's pcs, plus one (0: no child yet).
+    kid_hi: AtomicU32,
+    kid_lo: [AtomicU32; KIDS],
+    kid: [AtomicU32; KIDS],
 }
 
-type Index = HashMap<(u32, u64), u32, hashbrown::DefaultHashBuilder>;
+const _: () = assert!(core::mem::size_of::<Node>() == 64);
+
+/// Marks an inline child slot being filled.
+const CLAIMED: u32 = u32::MAX;
+
+impl Node {
+    const fn new() -> Node {
+        Node {
+            pc: AtomicU64::new(0),
+            parent: AtomicU32::new(0),
+            kid_hi: AtomicU32::new(0),
+            kid_lo: [const { AtomicU32::new(0) }; KIDS],
+            kid: [const { AtomicU32::new(0) }; KIDS],
+        }
+    }
+
+    fn split(pc: u64) -> (u32, u32) {
+        (((pc >> 32) as u32).wrapping_add(1), pc as u32)
+    }
+
+    /// The child for `pc`, if remembered inline.
+    #[inline]
+    fn kid(&self, pc: u64) -> Option<u32> {
+        let (hi, lo) = Self::split(pc);
+        if self.kid_hi.load(Ordering::Relaxed) != hi {
+            return None;
+        }
+        (0..KIDS).find_map(|i| {
+            let id = self.kid[i].load(Ordering::Acquire);
+            let set = id != 0 && id != CLAIMED;
+            (set && self.kid_lo[i].load(Ordering::Relaxed) == lo).then_some(id)
+        })
+    }
+
+    /// Remembers child `id` for `pc` inline if a slot is free (first come, first kept).
+    fn add_kid(&self, pc: u64, id: u32) {
+        let (hi, lo) = Self::split(pc);
+        match self
+            .kid_hi
+            .compare_exchange(0, hi, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => {}
+            Err(h) if h == hi => {}
+            Err(_) => return,
+        }
+        for i in 0..KIDS {
+            // Claim the slot with a marker, describe it, then publish the child.
+            let free = self.kid[i].load(Ordering::Relaxed) == 0;
+            if free
+                && self.kid[i]
+                    .compare_exchange(0, CLAIMED, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+            {
+                self.kid_lo[i].store(lo, Ordering::Relaxed);
+                self.kid[i].store(id, Ordering::Release);
+                return;
+            }
+        }
+    }
+}
+
+/// One shard's open-addressing table of node ids (0: empty slot).
+struct Table {
+    mask: usize,
+    slots: Box<[AtomicU32]>,
+}
+
+impl Table {
+    fn new(cap: usize) -> Box<Table> {
+        Box::new(Table {
+            mask: cap - 1,
+            slots: (0..cap).map(|_| AtomicU32::new(0)).collect(),
+        })
+    }
+}
+
+/// What a shard's lock protects: the node count and the tables replaced by larger
+/// ones (kept, because a lock-free reader may still be probing them).
+#[derive(Default)]
+struct ShardState {
+    count: usize,
+    retired: Vec<Box<Table>>,
+}
+
+struct Shard {
+    table: AtomicPtr<Table>,
+    lock: crate::lock::Mutex<ShardState>,
+}
 
 /// Interned call stacks. See the module documentation.
 pub struct StackDepot {
     chunks: [AtomicPtr<Node>; CHUNKS],
     next: AtomicU32,
-    index: [spin::Mutex<Option<Index>>; SHARDS],
+    shards: [Shard; SHARDS],
 }
 
 impl Default for StackDepot {
@@ -55,7 +156,15 @@ impl StackDepot {
         StackDepot {
             chunks: [const { AtomicPtr::new(ptr::null_mut()) }; CHUNKS],
             next: AtomicU32::new(1),
-            index: [const { spin::Mutex::new(None) }; SHARDS],
+            shards: [const {
+                Shard {
+                    table: AtomicPtr::new(ptr::null_mut()),
+                    lock: crate::lock::Mutex::new(ShardState {
+                        count: 0,
+                        retired: Vec::new(),
+                    }),
+                }
+            }; SHARDS],
         }
     }
 
@@ -76,12 +185,7 @@ impl StackDepot {
         if !cur.is_null() {
             return Some(cur);
         }
-        let fresh: Box<[Node]> = (0..CHUNK)
-            .map(|_| Node {
-                pc: AtomicU64::new(0),
-                parent: AtomicU32::new(0),
-            })
-            .collect();
+        let fresh: Box<[Node]> = (0..CHUNK).map(|_| Node::new()).collect();
         let fresh = Box::into_raw(fresh) as *mut Node;
         match slot.compare_exchange(ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => Some(fresh),
@@ -94,19 +198,83 @@ impl StackDepot {
         }
     }
 
-    fn shard(parent: u32, pc: u64) -> usize {
-        let mut h = FxLike(0);
-        (parent, pc).hash(&mut h);
-        (h.finish() as usize >> 7) % SHARDS
+    /// A well-mixed hash of a node key (murmur3's finaliser).
+    fn hash(parent: u32, pc: u64) -> usize {
+        let mut h = pc
+            ^ (parent as u64)
+                .rotate_left(29)
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^= h >> 33;
+        h as usize
+    }
+
+    fn matches(&self, id: u32, parent: u32, pc: u64) -> bool {
+        self.node(id).is_some_and(|n| {
+            n.parent.load(Ordering::Acquire) == parent && n.pc.load(Ordering::Relaxed) == pc
+        })
+    }
+
+    /// Lock-free lookup in a table.
+    fn find(&self, t: &Table, h: usize, parent: u32, pc: u64) -> Option<u32> {
+        let mut i = (h >> 8) & t.mask;
+        loop {
+            match t.slots[i].load(Ordering::Acquire) {
+                0 => return None,
+                id if self.matches(id, parent, pc) => return Some(id),
+                _ => i = (i + 1) & t.mask,
+            }
+        }
+    }
+
+    /// Puts `id` in the first empty slot of its probe sequence (caller holds the lock).
+    fn place(t: &Table, h: usize, id: u32) {
+        let mut i = (h >> 8) & t.mask;
+        while t.slots[i].load(Ordering::Relaxed) != 0 {
+            i = (i + 1) & t.mask;
+        }
+        t.slots[i].store(id, Ordering::Release);
     }
 
     /// The node for `parent`'s stack extended by `pc` (a return address), creating it
     /// if needed. Returns [`ROOT`] when the depot is full.
     pub fn intern(&self, parent: u32, pc: u64) -> u32 {
-        let mut guard = self.index[Self::shard(parent, pc)].lock();
-        let index = guard.get_or_insert_with(|| Index::with_hasher(Default::default()));
-        if let Some(&id) = index.get(&(parent, pc)) {
+        let parent_node = self.node(parent).or_else(|| {
+            self.chunk_for(parent)?;
+            self.node(parent)
+        });
+        if let Some(id) = parent_node.and_then(|n| n.kid(pc)) {
             return id;
+        }
+        let id = self.intern_slow(parent, pc);
+        if id != ROOT {
+            if let Some(n) = parent_node {
+                n.add_kid(pc, id);
+            }
+        }
+        id
+    }
+
+    fn intern_slow(&self, parent: u32, pc: u64) -> u32 {
+        let h = Self::hash(parent, pc);
+        let shard = &self.shards[h % SHARDS];
+        let current = shard.table.load(Ordering::Acquire);
+        // SAFETY: published tables are never freed (retired ones are kept).
+        if let Some(t) = unsafe { current.as_ref() } {
+            if let Some(id) = self.find(t, h, parent, pc) {
+                return id;
+            }
+        }
+        let mut state = shard.lock.lock();
+        let mut table = shard.table.load(Ordering::Acquire);
+        // SAFETY: as above; under the lock the table cannot change.
+        if let Some(t) = unsafe { table.as_ref() } {
+            if let Some(id) = self.find(t, h, parent, pc) {
+                return id;
+            }
         }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         if id >= MAX_NODES {
@@ -121,7 +289,37 @@ impl StackDepot {
         let node = unsafe { &*chunk.add(id as usize & (CHUNK - 1)) };
         node.pc.store(pc, Ordering::Relaxed);
         node.parent.store(parent, Ordering::Release);
-        index.insert((parent, pc), id);
+
+        // SAFETY: as above.
+        let cap = unsafe { table.as_ref() }.map_or(0, |t| t.mask + 1);
+        if (state.count + 1) * 4 > cap * 3 {
+            let bigger = Table::new((cap * 2).max(64));
+            // SAFETY: as above.
+            if let Some(old) = unsafe { table.as_ref() } {
+                for slot in old.slots.iter() {
+                    let other = slot.load(Ordering::Relaxed);
+                    if other != 0 {
+                        let n = self.node(other).expect("indexed nodes exist");
+                        let oh = Self::hash(
+                            n.parent.load(Ordering::Relaxed),
+                            n.pc.load(Ordering::Relaxed),
+                        );
+                        Self::place(&bigger, oh, other);
+                    }
+                }
+            }
+            let bigger = Box::into_raw(bigger);
+            shard.table.store(bigger, Ordering::Release);
+            if !table.is_null() {
+                // SAFETY: `table` came from Box::into_raw below and is now unpublished;
+                // it stays allocated in `retired` for readers still probing it.
+                state.retired.push(unsafe { Box::from_raw(table) });
+            }
+            table = bigger;
+        }
+        // SAFETY: `table` is the published table, non-null here.
+        Self::place(unsafe { &*table }, h, id);
+        state.count += 1;
         id
     }
 

@@ -28,7 +28,7 @@ pub struct SyncVar {
     addr: AtomicUsize,
     /// Next object in the same granule's chain (0: end).
     next: AtomicU32,
-    pub state: spin::Mutex<SyncState>,
+    pub state: crate::lock::Mutex<SyncState>,
 }
 
 const CHUNK_BITS: u32 = 12;
@@ -41,7 +41,7 @@ const CHUNKS: usize = MAX_SYNC / CHUNK;
 pub struct SyncTable {
     chunks: [AtomicPtr<SyncVar>; CHUNKS],
     next: AtomicU32,
-    free: spin::Mutex<Vec<u32>>,
+    free: crate::lock::Mutex<Vec<u32>>,
     live: AtomicU32,
 }
 
@@ -56,7 +56,7 @@ impl SyncTable {
         SyncTable {
             chunks: [const { AtomicPtr::new(ptr::null_mut()) }; CHUNKS],
             next: AtomicU32::new(1),
-            free: spin::Mutex::new(Vec::new()),
+            free: crate::lock::Mutex::new(Vec::new()),
             live: AtomicU32::new(0),
         }
     }
@@ -85,7 +85,7 @@ impl SyncTable {
             .map(|_| SyncVar {
                 addr: AtomicUsize::new(0),
                 next: AtomicU32::new(0),
-                state: spin::Mutex::new(SyncState::default()),
+                state: crate::lock::Mutex::new(SyncState::default()),
             })
             .collect();
         let fresh = Box::into_raw(fresh) as *mut SyncVar;

@@ -58,6 +58,7 @@ pub unsafe extern "C" fn __tsan_init(
     callback: usize,
 ) {
     symbolize::CALLBACK.store(callback, SeqCst);
+    gorace_engine::lock::set_yield_hook(sys::sched_yield);
     let (options, warnings) = Options::parse(&env::var("GORACE").unwrap_or_default());
     for w in &warnings {
         output::warn(w);
