@@ -44,6 +44,7 @@
 //! | [`options`] | `GORACE` parsing |
 //! | [`lock`] | the spin lock used everywhere off the fast path |
 //! | [`detector`] | the event handlers tying it together |
+//! | `testing` | test platform, reference model, property-test harness (tests and the `testing` feature) |
 
 #![cfg_attr(not(test), no_std)]
 
@@ -60,5 +61,7 @@ pub mod shadow;
 pub mod slots;
 pub mod stack;
 pub mod sync;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use detector::{AtomicOp, Detector, Platform};

@@ -1,0 +1,448 @@
+//! Detector-level behaviours checked on the test platform: report text, goroutine
+//! naming, de-duplication, halting, the exit summary, and a few documented precision
+//! limits (ignored tests that fail, with the event sequence that shows each).
+
+use std::boxed::Box;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::string::String;
+use std::vec::Vec;
+
+use super::harness::report_everything;
+use super::parse::parse_report;
+use super::platform::{TestPlatform, APP_BASE};
+use crate::cell::Kind;
+use crate::clock::MAX_SLOTS;
+use crate::detector::Detector;
+use crate::goroutine::Goroutine;
+use crate::options::Options;
+use crate::report::MAIN_GID;
+
+const X: usize = APP_BASE + 0x10;
+const Y: usize = APP_BASE + 0x100;
+const M: usize = APP_BASE + 0x200;
+
+fn detector(options: Options) -> Detector<TestPlatform> {
+    Detector::new(TestPlatform::new(), options)
+}
+
+/// Goroutine 0 (the `init_goroutine` context) and the main goroutine it starts.
+fn start(d: &Detector<TestPlatform>) -> (Box<Goroutine>, Box<Goroutine>) {
+    let mut g0 = d.init_goroutine();
+    let main = d.go_start(Some(&mut g0), 0x50);
+    (g0, main)
+}
+
+#[test]
+fn report_text_is_go_format() {
+    let d = detector(report_everything());
+    let (_g0, mut main) = start(&d);
+    d.func_enter(&mut main, 900, 0); // runtime.main: the outermost frame is not shown
+    d.func_enter(&mut main, 100, 0);
+    let mut child = d.go_start(Some(&mut main), 101);
+    d.access(&mut main, X, 8, Kind::Write, 102);
+    d.func_enter(&mut child, 901, 0); // runtime.goexit
+    d.access(&mut child, X + 4, 4, Kind::Read, 201);
+    assert_eq!(d.report_count(), 1);
+    assert_eq!(
+        d.platform.output(),
+        "==================
+WARNING: DATA RACE
+Read at 0x000000001014 by goroutine 2:
+  f201()
+      t.go:201 +0x0
+
+Previous write at 0x000000001010 by main goroutine:
+  f102()
+      t.go:102 +0x0
+  f100()
+      t.go:100 +0x0
+
+Goroutine 2 (running) created at:
+  f101()
+      t.go:101 +0x0
+  f100()
+      t.go:100 +0x0
+==================
+"
+    );
+}
+
+#[test]
+fn goroutine_ids_and_the_main_goroutine() {
+    let d = detector(report_everything());
+    let mut g0 = d.init_goroutine();
+    assert_eq!(g0.gid, 0, "the init context is goroutine 0");
+    let mut main = d.go_start(Some(&mut g0), 0x50);
+    assert_eq!(
+        main.gid, MAIN_GID,
+        "the first go_start is the main goroutine"
+    );
+    let runtime = d.go_start(None, 0x51);
+    assert_eq!(runtime.gid, 2);
+    let mut child = d.go_start(Some(&mut main), 0x52);
+    assert_eq!(child.gid, 3);
+
+    d.access(&mut child, X, 8, Kind::Write, 10);
+    d.access(&mut main, X, 8, Kind::Read, 20);
+    let r = parse_report(&d.platform.take_writes().concat()).unwrap();
+    assert_eq!((r.current.gid, r.previous.gid), (Some(1), Some(3)));
+    assert_eq!(
+        r.goroutines.iter().map(|n| n.gid).collect::<Vec<_>>(),
+        [3],
+        "the main goroutine gets no creation note"
+    );
+
+    // Goroutine 0 is named as a goroutine; its creation stack is unknown.
+    d.access(&mut g0, Y, 1, Kind::Write, 30);
+    d.access(&mut child, Y, 1, Kind::Write, 40);
+    let text = d.platform.take_writes().concat();
+    assert!(
+        text.contains("Previous write at 0x000000001100 by goroutine 0:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Goroutine 0 (running) created at:\n  [failed to restore the stack]\n"),
+        "{text}"
+    );
+    // A goroutine started by the runtime is created at the given pc only.
+    let mut runtime = runtime;
+    d.access(&mut runtime, Y + 8, 1, Kind::Write, 50);
+    d.access(&mut main, Y + 8, 1, Kind::Write, 60);
+    let r = parse_report(&d.platform.take_writes().concat()).unwrap();
+    assert_eq!(r.goroutines.len(), 1);
+    assert_eq!(
+        (r.goroutines[0].gid, &r.goroutines[0].created_at[..]),
+        (2, &[0x51][..])
+    );
+}
+
+#[test]
+fn finished_goroutines_are_named_finished() {
+    let d = detector(report_everything());
+    let (_g0, mut main) = start(&d);
+    let mut child = d.go_start(Some(&mut main), 0x60);
+    d.access(&mut child, X, 8, Kind::Write, 10);
+    d.go_end(child);
+    d.access(&mut main, X, 8, Kind::Write, 20);
+    let text = d.platform.output();
+    assert!(
+        text.contains("Previous write at 0x000000001010 by goroutine 2:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nGoroutine 2 (finished) created at:\n"),
+        "{text}"
+    );
+    // While it runs, it is running.
+    let mut other = d.go_start(Some(&mut main), 0x61);
+    d.access(&mut other, Y, 8, Kind::Write, 30);
+    d.access(&mut main, Y, 8, Kind::Write, 40);
+    assert!(d
+        .platform
+        .output()
+        .contains("\nGoroutine 3 (running) created at:\n"));
+}
+
+/// Two races between the same two stacks, at different addresses.
+fn same_stacks_twice(d: &Detector<TestPlatform>) {
+    let (_g0, mut main) = start(d);
+    let mut child = d.go_start(Some(&mut main), 0x60);
+    for a in [X, Y] {
+        d.access(&mut child, a, 8, Kind::Write, 10);
+        d.access(&mut main, a, 8, Kind::Write, 20);
+    }
+}
+
+/// Two races at the same address, between different stacks.
+fn same_address_twice(d: &Detector<TestPlatform>) {
+    let (_g0, mut main) = start(d);
+    let mut child = d.go_start(Some(&mut main), 0x60);
+    d.access(&mut child, X, 8, Kind::Write, 10);
+    d.access(&mut main, X, 8, Kind::Write, 20);
+    d.access(&mut main, X, 8, Kind::Write, 30);
+}
+
+#[test]
+fn suppress_equal_stacks() {
+    let d = detector(Options {
+        suppress_equal_addresses: false,
+        ..Options::default()
+    });
+    assert!(d.options.suppress_equal_stacks, "on by default");
+    same_stacks_twice(&d);
+    assert_eq!(d.report_count(), 1);
+    assert_eq!(d.platform.output().matches("WARNING: DATA RACE").count(), 1);
+
+    let d = detector(report_everything());
+    same_stacks_twice(&d);
+    assert_eq!(d.report_count(), 2);
+    assert_eq!(d.platform.output().matches("WARNING: DATA RACE").count(), 2);
+}
+
+#[test]
+fn suppress_equal_addresses() {
+    let d = detector(Options {
+        suppress_equal_stacks: false,
+        ..Options::default()
+    });
+    assert!(d.options.suppress_equal_addresses, "on by default");
+    same_address_twice(&d);
+    assert_eq!(d.report_count(), 1);
+
+    let d = detector(report_everything());
+    same_address_twice(&d);
+    assert_eq!(d.report_count(), 2);
+}
+
+#[test]
+fn halt_on_error_exits_after_the_first_report() {
+    let d = detector(Options {
+        halt_on_error: true,
+        exitcode: 42,
+        ..report_everything()
+    });
+    let r = catch_unwind(AssertUnwindSafe(|| same_stacks_twice(&d)));
+    let msg = r.expect_err("exit panics on the test platform");
+    assert_eq!(
+        msg.downcast_ref::<String>().map(|s| s.as_str()),
+        Some("test platform: exit(42)")
+    );
+    assert_eq!(d.platform.exit_code(), Some(42));
+    assert_eq!(d.report_count(), 1);
+    assert_eq!(
+        d.platform.output().matches("WARNING: DATA RACE").count(),
+        1,
+        "the report is written before exiting"
+    );
+
+    let d = detector(report_everything());
+    same_stacks_twice(&d);
+    assert_eq!(d.platform.exit_code(), None, "off by default");
+}
+
+#[test]
+fn fini_summarises_only_when_races_were_found() {
+    let quiet = detector(Options {
+        atexit_sleep_ms: 7,
+        exitcode: 3,
+        ..report_everything()
+    });
+    let (_g0, mut main) = start(&quiet);
+    quiet.access(&mut main, X, 8, Kind::Write, 10);
+    assert_eq!(quiet.fini(), 0);
+    assert_eq!(quiet.platform.output(), "");
+    assert_eq!(quiet.platform.slept_ms(), 7, "sleeps atexit_sleep_ms first");
+
+    let racy = detector(Options {
+        atexit_sleep_ms: 0,
+        exitcode: 3,
+        ..report_everything()
+    });
+    same_stacks_twice(&racy);
+    racy.platform.take_writes();
+    assert_eq!(racy.fini(), 3);
+    assert_eq!(racy.platform.output(), "Found 2 data race(s)\n");
+}
+
+#[test]
+fn malloc_forgets_accesses_and_free_forgets_releases() {
+    // Without malloc, the child's write races with main's.
+    let d = detector(report_everything());
+    let (_g0, mut main) = start(&d);
+    let mut child = d.go_start(Some(&mut main), 0x60);
+    d.access(&mut child, X, 8, Kind::Write, 10);
+    d.malloc(X, 8);
+    d.access(&mut main, X, 8, Kind::Write, 20);
+    assert_eq!(d.report_count(), 0, "the child's write was forgotten");
+
+    let run = |free: bool| {
+        let d = detector(report_everything());
+        let (_g0, mut main) = start(&d);
+        let mut a = d.go_start(Some(&mut main), 0x60);
+        let mut b = d.go_start(Some(&mut main), 0x61);
+        d.access(&mut a, X, 8, Kind::Write, 10);
+        d.release(&mut a, M);
+        if free {
+            d.free(M, 8);
+        }
+        d.acquire(&mut b, M);
+        d.access(&mut b, X, 8, Kind::Write, 20);
+        d.report_count()
+    };
+    assert_eq!(run(false), 0, "release/acquire orders the writes");
+    assert_eq!(run(true), 1, "nothing to acquire after free");
+}
+
+#[test]
+fn atomics_synchronise_and_are_silent_under_ignore_sync() {
+    // Races reported, as (current pc, previous pc).
+    let run = |ignore: bool| {
+        let d = detector(report_everything());
+        let (_g0, mut main) = start(&d);
+        let mut a = d.go_start(Some(&mut main), 0x60);
+        let mut b = d.go_start(Some(&mut main), 0x61);
+        d.access(&mut a, X, 8, Kind::Write, 10);
+        a.ignore_sync += ignore as u32;
+        d.atomic(&mut a, M, 4, crate::AtomicOp::Store, (11, 12), || {
+            ((), true)
+        });
+        d.atomic(&mut b, M, 4, crate::AtomicOp::Load, (21, 22), || {
+            ((), false)
+        });
+        d.access(&mut b, X, 8, Kind::Read, 23);
+        // A plain read conflicts with the atomic store, not with the atomic load.
+        d.access(&mut main, M, 4, Kind::Read, 30);
+        d.platform
+            .take_writes()
+            .iter()
+            .map(|t| {
+                let r = parse_report(t).unwrap();
+                (r.current.stack[0], r.previous.stack[0])
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        run(false),
+        [(30, 12)],
+        "the store/load pair orders X; the plain read races with the store"
+    );
+    assert_eq!(
+        run(true),
+        [(23, 10)],
+        "nothing was recorded for the store: X races, the plain read does not"
+    );
+}
+
+// Documented precision limits. Each test asserts what the reference model says; they
+// fail on the current engine and are ignored so that the suite stays green. Run them
+// with `cargo test -p gorace-engine -- --ignored`.
+
+/// One goroutine writes the 8 bytes of a word one at a time, with no synchronisation
+/// at all; another goroutine, started before, reads them one at a time. All 8 reads
+/// race. The granule keeps 4 cells and none of the 8 single-byte writes covers
+/// another, so 4 of them are evicted and the reads of those bytes are missed.
+///
+/// The shadow documentation says eviction "needs five mutually unordered accesses to
+/// one granule": in fact five accesses of a single goroutine, all ordered, suffice
+/// when none covers another (disjoint bytes), or when their kinds differ (a write, a
+/// read in a later epoch, an atomic write, an atomic read...). ThreadSanitizer has the
+/// same limit (4 cells per 8 bytes).
+#[test]
+#[ignore = "precision limit: one goroutine's byte-by-byte writes evict each other"]
+fn limit_bytewise_writes_of_one_goroutine_evict_each_other() {
+    let d = detector(report_everything());
+    let (_g0, mut main) = start(&d);
+    let mut reader = d.go_start(Some(&mut main), 0x60);
+    for i in 0..8 {
+        d.access(&mut main, X + i, 1, Kind::Write, 100 + i as u64);
+    }
+    for i in 0..8 {
+        d.access(&mut reader, X + i, 1, Kind::Read, 200 + i as u64);
+    }
+    assert_eq!(d.report_count(), 8, "every read races with a write");
+}
+
+/// A finalizer goroutine acquires globally; another goroutine then writes X without
+/// releasing anything; the finalizer writes X. The reference says the writes race (the
+/// second write came after the global acquire). The engine made the finalizer learn
+/// the writer's *current epoch*, which also covers everything the writer does until
+/// its next release, so it misses the race. ThreadSanitizer's `AcquireGlobal` does the
+/// same.
+#[test]
+#[ignore = "precision limit: acquire_global orders the rest of every goroutine's current epoch"]
+fn limit_acquire_global_covers_the_rest_of_current_epochs() {
+    let d = detector(report_everything());
+    let (_g0, mut main) = start(&d);
+    let mut writer = d.go_start(Some(&mut main), 0x60);
+    let mut fin = d.go_start(Some(&mut main), 0x61);
+    d.acquire_global(&mut fin);
+    d.access(&mut writer, X, 8, Kind::Write, 10);
+    d.access(&mut fin, X, 8, Kind::Write, 20);
+    assert_eq!(d.report_count(), 1);
+}
+
+/// Goroutine L is long-lived. Goroutine G writes X and ends, without synchronising
+/// with anyone. 252 more goroutines each write something and end; each takes a fresh
+/// slot (their parent knows nothing of the freed ones), until all 256 slots have been
+/// used. The next goroutine, H, then reuses the slot G freed first, although its
+/// parent never learned about G. H releases M, L acquires M, L writes X: L's and G's
+/// writes are unordered (and L was alive all along), but L now knows an epoch of G's
+/// slot newer than G's write, so the engine takes the write as ordered before L's.
+///
+/// The slot documentation says unsafe reuse "may hide a race between the old and the
+/// new holder"; it also hides races between the old holder and every goroutine that
+/// later synchronises with the new one, including goroutines whose lifetime overlapped
+/// the old holder's.
+#[test]
+#[ignore = "precision limit: unsafe slot reuse hides races with the old holder's accesses"]
+fn limit_unsafe_slot_reuse_hides_races_of_the_old_holder() {
+    let d = detector(report_everything());
+    let (_g0, mut main) = start(&d);
+    let mut long = d.go_start(Some(&mut main), 0x60);
+    let mut g = d.go_start(Some(&mut main), 0x61);
+    d.access(&mut g, X, 8, Kind::Write, 10);
+    d.go_end(g);
+    for i in 0..MAX_SLOTS - 4 {
+        let mut c = d.go_start(Some(&mut main), 0x100 + i as u64);
+        d.access(&mut c, Y + 8 * (i % 16), 1, Kind::Read, 0x1000 + i as u64);
+        d.go_end(c);
+    }
+    assert_eq!(d.slots.used(), MAX_SLOTS, "every slot has been used");
+    let mut h = d.go_start(Some(&mut main), 0x70); // reuses G's slot
+    d.release(&mut h, M);
+    d.acquire(&mut long, M);
+    d.access(&mut long, X, 8, Kind::Write, 20);
+    assert_eq!(d.report_count(), 1, "L's write races with G's");
+}
+
+#[test]
+fn limit_tests_set_up_what_they_claim() {
+    // The limit tests above fail only because of the limit: with the detail that
+    // triggers it removed, each scenario reports what the model says.
+    let d = detector(report_everything());
+    let (_g0, mut main) = start(&d);
+    let mut reader = d.go_start(Some(&mut main), 0x60);
+    for i in 0..4 {
+        d.access(&mut main, X + i, 1, Kind::Write, 100 + i as u64);
+    }
+    for i in 0..4 {
+        d.access(&mut reader, X + i, 1, Kind::Read, 200 + i as u64);
+    }
+    assert_eq!(
+        d.report_count(),
+        4,
+        "four single-byte writes fit in a granule"
+    );
+
+    let d = detector(report_everything());
+    let (_g0, mut main) = start(&d);
+    let mut writer = d.go_start(Some(&mut main), 0x60);
+    let mut fin = d.go_start(Some(&mut main), 0x61);
+    d.acquire_global(&mut fin);
+    d.release(&mut writer, M); // the writer moves to a new epoch
+    d.access(&mut writer, X, 8, Kind::Write, 10);
+    d.access(&mut fin, X, 8, Kind::Write, 20);
+    assert_eq!(
+        d.report_count(),
+        1,
+        "a write in a later epoch is not covered"
+    );
+
+    let d = detector(report_everything());
+    let (_g0, mut main) = start(&d);
+    let mut long = d.go_start(Some(&mut main), 0x60);
+    let mut g = d.go_start(Some(&mut main), 0x61);
+    d.access(&mut g, X, 8, Kind::Write, 10);
+    d.go_end(g);
+    for i in 0..MAX_SLOTS - 5 {
+        let mut c = d.go_start(Some(&mut main), 0x100 + i as u64);
+        d.access(&mut c, Y + 8 * (i % 16), 1, Kind::Read, 0x1000 + i as u64);
+        d.go_end(c);
+    }
+    let mut h = d.go_start(Some(&mut main), 0x70); // the last fresh slot
+    assert_eq!(d.slots.used(), MAX_SLOTS);
+    d.release(&mut h, M);
+    d.acquire(&mut long, M);
+    d.access(&mut long, X, 8, Kind::Write, 20);
+    assert_eq!(d.report_count(), 1, "with a slot to spare, no reuse");
+}
