@@ -46,6 +46,8 @@ pub const KIND_MASK: u64 = READ_BIT | ATOMIC_BIT;
 pub const SLOT_EPOCH_MASK: u64 = ((1 << (SLOT_BITS + EPOCH_BITS)) - 1) << SLOT_SHIFT;
 /// Everything except `site` and `more`: the part of a cell that matters for detection.
 pub const ACCESS_MASK: u64 = (1 << SITE_SHIFT) - 1;
+/// Offset and length: which bytes.
+pub const RANGE_MASK: u64 = (7 << OFF_SHIFT) | (7 << LEN_SHIFT);
 
 /// What an access did.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -162,6 +164,14 @@ impl Cell {
     #[inline(always)]
     pub const fn byte_mask(self) -> u8 {
         (((2u32 << ((self.0 >> LEN_SHIFT) & 7)) - 1) << self.offset()) as u8
+    }
+
+    /// The fast-path test: same goroutine and epoch, exactly the same bytes, and `self`
+    /// at least as strong. Two instructions' worth of bit twiddling; the general
+    /// (covering) case is left to the slow path.
+    #[inline(always)]
+    pub const fn repeats(self, cur: Cell) -> bool {
+        (self.0 ^ cur.0) & (SLOT_EPOCH_MASK | RANGE_MASK) == 0 && self.0 & !cur.0 & KIND_MASK == 0
     }
 
     /// Same goroutine slot and same epoch.

@@ -155,11 +155,27 @@ impl<P: Platform> Detector<P> {
         g.stack.exit(depth);
     }
 
-    /// An access of `len` bytes (1..=8, within one granule) at `addr`.
+    /// An access of `len` bytes (1..=8, within one granule) at `addr`: the per-access
+    /// fast path. See `docs/performance.md`.
     #[inline(always)]
     pub fn access(&self, g: &mut Goroutine, addr: usize, len: usize, kind: Kind, pc: u64) {
         let cur = Cell::new(g.stamp, (addr & 7) as u64, len as u64, kind);
         let granule = self.platform.granule(addr);
+        if let Err(primary) = shadow::repeat(granule, cur) {
+            self.access_slow(g, addr, granule, cur, primary, pc);
+        }
+    }
+
+    #[inline(never)]
+    fn access_slow(
+        &self,
+        g: &mut Goroutine,
+        addr: usize,
+        granule: Granule<'_>,
+        cur: Cell,
+        primary: (Cell, Cell),
+        pc: u64,
+    ) {
         let race = {
             let Goroutine {
                 clock,
@@ -171,7 +187,7 @@ impl<P: Platform> Detector<P> {
                 *stamped = true;
                 stack.site(&self.stacks, pc)
             };
-            shadow::check_and_store(granule, clock, cur, &mut site)
+            shadow::check_and_store(granule, clock, cur, primary, &mut site)
         };
         if let Some(prev) = race {
             self.report_race(g, addr, cur, prev, pc);
@@ -198,7 +214,10 @@ impl<P: Platform> Detector<P> {
                     *stamped = true;
                     *site_node.get_or_insert_with(|| stack.site(&self.stacks, pc))
                 };
-                shadow::check_and_store(granule, clock, cur, &mut site)
+                match shadow::repeat(granule, cur) {
+                    Ok(()) => None,
+                    Err(primary) => shadow::check_and_store(granule, clock, cur, primary, &mut site),
+                }
             };
             if let Some(prev) = race {
                 self.report_race(g, a, cur, prev, pc);
