@@ -126,6 +126,8 @@ impl<P: Platform> Detector<P> {
     }
 
     /// The goroutine exited. Nothing is released: goroutines are not joined.
+    // Taking the Box says the goroutine's state ends here.
+    #[allow(clippy::boxed_local)]
     pub fn go_end(&self, g: Box<Goroutine>) {
         self.slots.detach(g.slot, g.gid, g.last_used_epoch());
     }

@@ -130,6 +130,8 @@ impl Table {
 #[derive(Default)]
 struct ShardState {
     count: usize,
+    // Boxed so that a retired table never moves while a reader probes it.
+    #[allow(clippy::vec_box)]
     retired: Vec<Box<Table>>,
 }
 

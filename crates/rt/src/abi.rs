@@ -43,6 +43,9 @@ unsafe fn goroutine<'a>(thr: *mut Goroutine) -> Option<&'a mut Goroutine> {
     unsafe { thr.as_mut() }
 }
 
+/// The benchmark floor (feature `floor`): no detection at all, see Cargo.toml.
+const FLOOR: bool = cfg!(feature = "floor");
+
 /// P contexts: Go stores one per P and hands it back through the callback; gorace keeps
 /// no per-P state, so every P gets this same non-null token.
 static PROC_TOKEN: u64 = 0;
@@ -57,6 +60,14 @@ pub unsafe extern "C" fn __tsan_init(
     proc_: *mut *const u64,
     callback: usize,
 ) {
+    if FLOOR {
+        // SAFETY: Go passes pointers to its result variables.
+        unsafe {
+            *thr = core::ptr::null_mut();
+            *proc_ = &PROC_TOKEN;
+        }
+        return;
+    }
     symbolize::CALLBACK.store(callback, SeqCst);
     gorace_engine::lock::set_yield_hook(sys::sched_yield);
     let (options, warnings) = Options::parse(&env::var("GORACE").unwrap_or_default());
@@ -87,13 +98,16 @@ pub unsafe extern "C" fn __tsan_init(
 /// `os.Exit(0)`). Never returns.
 #[no_mangle]
 pub extern "C" fn __tsan_fini() -> ! {
+    if FLOOR {
+        sys::exit_group(0);
+    }
     sys::exit_group(det().fini())
 }
 
 /// `runtime.raceinit` (data and bss) and `runtime.racemapshadow` (each new heap arena).
 #[no_mangle]
 pub extern "C" fn __tsan_map_shadow(addr: usize, size: usize) {
-    if !layout::map_shadow(addr, size) {
+    if !FLOOR && !layout::map_shadow(addr, size) {
         output::warn("gorace: cannot shadow memory outside [0, 0xe000000000); it is not checked\n");
     }
 }
@@ -123,6 +137,11 @@ pub unsafe extern "C" fn __tsan_go_start(
     out: *mut *mut Goroutine,
     pc: usize,
 ) {
+    if FLOOR {
+        // SAFETY: Go passes a pointer to its result variable.
+        unsafe { *out = core::ptr::null_mut() };
+        return;
+    }
     // SAFETY: forwarded contract.
     let child = det().go_start(unsafe { goroutine(parent) }, pc as u64);
     // SAFETY: Go passes a pointer to its result variable.
@@ -144,13 +163,17 @@ pub unsafe extern "C" fn __tsan_go_end(thr: *mut Goroutine) {
 /// `runtime.racemalloc`: a new heap object or goroutine stack at `p`.
 #[no_mangle]
 pub extern "C" fn __tsan_malloc(_thr: usize, _pc: usize, p: usize, size: usize) {
-    det().malloc(p, size);
+    if !FLOOR {
+        det().malloc(p, size);
+    }
 }
 
 /// `runtime.racefree`: the sweeper freed the object at `p`.
 #[no_mangle]
 pub extern "C" fn __tsan_free(p: usize, size: usize) {
-    det().free(p, size);
+    if !FLOOR {
+        det().free(p, size);
+    }
 }
 
 macro_rules! sync_op {
@@ -222,8 +245,9 @@ pub unsafe extern "C" fn __tsan_go_ignore_sync_end(thr: *mut Goroutine) {
 /// `out` is writable.
 #[no_mangle]
 pub unsafe extern "C" fn __tsan_report_count(out: *mut u64) {
+    let n = if FLOOR { 0 } else { det().report_count() };
     // SAFETY: Go passes a pointer to a local.
-    unsafe { *out = det().report_count() };
+    unsafe { *out = n };
 }
 
 /// Scalar accesses (`runtime.raceread`/`racewrite`, instrumented code): the compiler
