@@ -1,0 +1,3 @@
+module gorace.bench
+
+go 1.23
