@@ -65,6 +65,7 @@ pub fn ready() {
                 .arg(programs_dir().join("hello.go")),
         );
         if o.code == 0 {
+            prune_stale_caches();
             Ok(())
         } else {
             Err(format!(
@@ -75,6 +76,32 @@ pub fn ready() {
     });
     if let Err(e) = r {
         panic!("{e}");
+    }
+}
+
+/// Removes the cache entries of other gorace runtimes (each change to the runtime gets
+/// a new shadow GOROOT and build cache of ~150 MB) once they are an hour old.
+fn prune_stale_caches() {
+    let env = run_raw(gorace_cmd().arg("env"));
+    let current = env
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("export GOROOT='")?.strip_suffix('\''))
+        .and_then(|g| Path::new(g).parent().map(Path::to_path_buf));
+    let (Some(current), Ok(entries)) = (current, std::fs::read_dir(cache_dir())) else {
+        return;
+    };
+    let hour = Duration::from_secs(3600);
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > hour);
+        if old && e.path() != current {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
     }
 }
 
