@@ -3,9 +3,14 @@
 //! - `test`: everything CI runs: the workspace tests (engine unit and property tests,
 //!   the command's unit tests, the end-to-end Go programs) and Go's own race suite
 //!   (`runtime/race`) under gorace.
-//! - `conformance race`: `gorace test -count=1 -v runtime/race`, summarised.
+//! - `conformance race [--go GOROOT] [--goamd64 v3]`: `gorace test -count=1 -v
+//!   runtime/race`, summarised.
+//! - `conformance matrix`: the race suite under Go 1.23, 1.25, 1.27 and 1.27 with
+//!   GOAMD64=v3.
+//! - `conformance std`: standard packages' tests, stock `go test -race` against gorace.
 
 mod conformance;
+mod std_sweep;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -66,7 +71,7 @@ fn test() -> Result<()> {
         "--locked",
     ]))?;
     println!("== runtime/race under gorace");
-    conformance::race()
+    conformance::race(&conformance::GoEnv::default())
 }
 
 fn main() -> ExitCode {
