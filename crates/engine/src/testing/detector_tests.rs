@@ -84,7 +84,12 @@ fn goroutine_ids_and_the_main_goroutine() {
 
     d.access(&mut child, X, 8, Kind::Write, 10);
     d.access(&mut main, X, 8, Kind::Read, 20);
-    let r = parse_report(&d.platform.take_writes().concat()).unwrap();
+    let text = d.platform.take_writes().concat();
+    assert!(
+        text.contains("Read at 0x000000001010 by main goroutine:"),
+        "{text}"
+    );
+    let r = parse_report(&text).unwrap();
     assert_eq!((r.current.gid, r.previous.gid), (Some(1), Some(3)));
     assert_eq!(
         r.goroutines.iter().map(|n| n.gid).collect::<Vec<_>>(),

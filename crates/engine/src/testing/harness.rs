@@ -34,12 +34,17 @@
 //! generators, so that streams can be as free as possible:
 //!
 //! - *Eviction.* A granule keeps four cells; an access that finds all four occupied
-//!   (read from the test platform's shadow before the access) may evict one. That is
-//!   the only eviction path, so such a granule is *tainted*: its accesses are not
-//!   checked for false negatives until a `malloc` resets it. Note that eviction does
-//!   not need five mutually unordered accesses: four ordered accesses of one goroutine
-//!   of different kinds (`W`, `R`, atomic `W`, atomic `R`, none replacing another) fill
-//!   a granule.
+//!   may evict one, the only way the engine forgets a remembered access. The harness
+//!   reads the granule's cells from the test platform before and after such an
+//!   access: a cell that disappeared is fine when the model says the new access made
+//!   it redundant (it happens-before the new access, which covers its bytes and races
+//!   with everything it races with: the engine's replacement rule); otherwise it was
+//!   evicted and the granule is *tainted*: its accesses are not checked for false
+//!   negatives until a `malloc` resets it. (A cell disappearing from the granule of a
+//!   reported race is an error: racing accesses store nothing.) Eviction does not need
+//!   five mutually unordered accesses: five single-byte writes of one goroutine, or
+//!   ordered accesses of different kinds (`W`, `R` in a later epoch, atomic `W`,
+//!   atomic `R`), fill a granule.
 //! - *A range access* whose verdict is not checked may stop at a different granule in
 //!   the engine than in the model, so the remembered sets of all granules it touches
 //!   may differ afterwards: they are tainted too.
@@ -664,38 +669,19 @@ impl Sim {
             )
         };
         if let Some(clock) = clock_before {
+            let raced_at = report.as_ref().map(|r| r.current.addr as usize & !7);
             for (a, before) in full {
                 let after = self.det.platform.cells(a).0;
-                let evicted = before.iter().filter(|c| !after.contains(c)).any(|&c| {
-                    report.is_some() || !self.made_redundant(c, a, &clock, kind, &verdict)
-                });
-                if evicted {
-                    self.stats.evictions += 1;
-                    #[cfg(test)]
-                    if std::env::var("DEBUG_EVICT").is_ok() {
-                        let d = |c: &Cell| {
-                            format!(
-                                "s{}e{}:{}+{}:{:?}",
-                                c.slot(),
-                                c.epoch(),
-                                c.offset(),
-                                c.len(),
-                                c.kind()
-                            )
-                        };
-                        std::eprintln!(
-                            "evict: before {:?} after {:?} by g{gid} {kind:?} {:?}",
-                            before.iter().map(d).collect::<Vec<_>>(),
-                            self.det
-                                .platform
-                                .cells(a)
-                                .0
-                                .iter()
-                                .map(d)
-                                .collect::<Vec<_>>(),
-                            verdict.portions
-                        );
+                let mut lost = before.iter().filter(|c| !after.contains(c));
+                if raced_at == Some(a) {
+                    if let Some(c) = lost.next() {
+                        return Err(format!(
+                            "{}: a remembered access was dropped while reporting a race: {c:?}",
+                            ctx()
+                        ));
                     }
+                } else if lost.any(|&c| !self.made_redundant(c, a, &clock, kind, &verdict)) {
+                    self.stats.evictions += 1;
                     let g = (a - self.base()) / 8;
                     self.tainted[g] = true;
                 }

@@ -285,7 +285,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(96))]
+    #![proptest_config(config(64))]
 
     /// (c) Slot reuse: more than 256 goroutines in all, few alive at once. No false
     /// positives ever; races with accesses of goroutines still alive are all found.
