@@ -3,8 +3,11 @@
 //!
 //! Every racy program here was checked to race under the stock detector too
 //! (`go run -race`), and every clean one not to, so the tests encode facts about the
-//! programs rather than about gorace. Which of two racing accesses is reported as
-//! "current" depends on the scheduler, so pairs of accesses are matched in either order.
+//! programs rather than about gorace: `GORACE_E2E_STOCK=1 cargo test --test e2e` runs
+//! the programs with the stock runtime instead, and only the tests of gorace's own
+//! improvements fail then (long history, recovered panics, option warnings). Which of
+//! two racing accesses is reported as "current" depends on the scheduler, so pairs of
+//! accesses are matched in either order.
 //!
 //! Needs `go` (1.23 to 1.27) on PATH; without it the tests fail saying so.
 
@@ -438,6 +441,41 @@ fn same_byte_field_races_and_neighbours_do_not() {
         (parse_ptr(b), parse_ptr(b)),
         "the race is on field b:\n{out}"
     );
+    // The first goroutine had exited before the second started.
+    assert_eq!(r.current.frames[0].func, "main.main.func2", "{}", r.text);
+    assert!(r.creation_of(&r.previous).finished, "{}", r.text);
+    assert_eq!(out.stdout.lines().next(), Some("1 2"), "{out}");
+}
+
+/// The same race with both goroutines running at once: their updates of the one
+/// shadowed word can then be simultaneous. gorace must still report the race every
+/// time (the stock runtime did in 1900 of 1900 runs on 2 cores).
+#[test]
+#[ignore = "gorace bug: misses this race in 1-6% of runs when two goroutines update one 8-byte shadow word at once (stock: never)"]
+fn same_byte_field_race_is_reported_every_time() {
+    ready();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let bin = dir.path().join("subword");
+    let build = run_raw(
+        gorace_cmd()
+            .args(["build", "-o"])
+            .arg(&bin)
+            .arg("subword_same_field_concurrent.go"),
+    );
+    assert_eq!(build.code, 0, "{build}");
+    let runs = 300;
+    let missed = (0..runs)
+        .filter(|_| {
+            let out = run_raw(
+                std::process::Command::new(&bin)
+                    .env("GORACE", "atexit_sleep_ms=0")
+                    .env("GOMAXPROCS", "2"),
+            );
+            assert!(out.code == 0 || out.code == 66, "{out}");
+            out.code == 0
+        })
+        .count();
+    assert_eq!(missed, 0, "race missed in {missed} of {runs} runs");
 }
 
 #[test]
@@ -647,7 +685,7 @@ fn two_races() -> (Source, Side, Side, Side, Side) {
 
 fn assert_both_races(reports: &[Report]) {
     let (_, wx, rx, wy, ry) = two_races();
-    assert_eq!(reports.len(), 2);
+    assert_eq!(reports.len(), 2, "two reports: {reports:#?}");
     let x = reports.iter().filter(|r| r.is_pair(&wx, &rx)).count();
     let y = reports.iter().filter(|r| r.is_pair(&wy, &ry)).count();
     assert_eq!(
@@ -735,16 +773,10 @@ fn log_path_writes_reports_to_a_pid_file() {
 
 #[test]
 fn strip_path_prefix_shortens_file_paths() {
-    let (src, wx, rx, wy, ry) = two_races();
-    let dir = programs_dir();
-    let prefix = format!("{}/", dir.to_str().unwrap());
-    let out = gorace_run(&src.name, &format!("strip_path_prefix={prefix}"));
+    let prefix = format!("{}/", programs_dir().to_str().unwrap());
+    let out = gorace_run("two_races.go", &format!("strip_path_prefix={prefix}"));
     let reports = out.assert_races(Count::Exactly(2));
     assert_both_races(&reports);
-    assert!(
-        reports[0].is_pair(&wx, &rx) || reports[0].is_pair(&wy, &ry),
-        "{out}"
-    );
     for r in &reports {
         for f in r
             .current
