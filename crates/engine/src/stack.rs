@@ -153,6 +153,28 @@ impl Default for StackDepot {
     }
 }
 
+/// The process-wide depot is never dropped; tests create and drop thousands.
+impl Drop for StackDepot {
+    fn drop(&mut self) {
+        for chunk in &mut self.chunks {
+            let p = *chunk.get_mut();
+            if !p.is_null() {
+                // SAFETY: non-null chunks come from Box::into_raw of a CHUNK-long slice
+                // (`chunk_for`) and are owned by the depot; `&mut self`: no readers.
+                drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(p, CHUNK)) });
+            }
+        }
+        for shard in &mut self.shards {
+            let t = *shard.table.get_mut();
+            if !t.is_null() {
+                // SAFETY: published tables come from Box::into_raw (`intern`) and are
+                // owned by their shard (retired ones are dropped with its state).
+                drop(unsafe { Box::from_raw(t) });
+            }
+        }
+    }
+}
+
 impl StackDepot {
     pub const fn new() -> Self {
         StackDepot {

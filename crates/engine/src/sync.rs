@@ -51,6 +51,20 @@ impl Default for SyncTable {
     }
 }
 
+/// The process-wide table is never dropped; tests create and drop thousands.
+impl Drop for SyncTable {
+    fn drop(&mut self) {
+        for chunk in &mut self.chunks {
+            let p = *chunk.get_mut();
+            if !p.is_null() {
+                // SAFETY: non-null chunks come from Box::into_raw of a CHUNK-long slice
+                // (`ensure_chunk`) and are owned by the table; `&mut self`: no readers.
+                drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(p, CHUNK)) });
+            }
+        }
+    }
+}
+
 impl SyncTable {
     pub const fn new() -> Self {
         SyncTable {

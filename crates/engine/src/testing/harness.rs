@@ -64,6 +64,15 @@
 //!   granules are tainted.
 //! - Fewer than 256 goroutines are alive at once (no slot sharing): the simulation
 //!   refuses to start more than [`SimConfig::max_live`].
+//!
+//! `malloc` and `free` are generated on whole granules only: the engine resets shadow
+//! and frees sync objects a granule at a time, so `malloc` of a part of a granule also
+//! forgets its neighbours' accesses. That is harmless for Go, where under `-race` no
+//! two heap objects share a granule (the tiny allocator is disabled and tiny objects
+//! are padded to the end of their 16-byte slot).
+//!
+//! Every event has its own pcs ([`ACCESS_PC`] plus the event's index, and so on), so
+//! streams must stay below a million events.
 
 use alloc::boxed::Box;
 use alloc::format;

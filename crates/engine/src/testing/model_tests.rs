@@ -258,10 +258,14 @@ fn check(p: &Profile, ops: &[Op]) -> Result<(), TestCaseError> {
 }
 
 /// Proptest's default generator (ChaCha) dominates the run time of unoptimised test
-/// builds; XorShift is plenty for generating streams.
+/// builds; XorShift is plenty for generating streams. `PROPTEST_CASES` overrides the
+/// number of cases (for long soak runs).
 fn config(cases: u32) -> Config {
     Config {
-        cases,
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(cases),
         rng_algorithm: RngAlgorithm::XorShift,
         ..Config::default()
     }
