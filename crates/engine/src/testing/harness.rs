@@ -222,6 +222,9 @@ pub struct Stats {
     pub checked_after_reuse: usize,
     /// ... of which the model said they race.
     pub checked_races_after_reuse: usize,
+    /// Runs in which every slot was used (so later goroutines may reuse slots whose
+    /// last holder they know nothing about).
+    pub slots_exhausted: usize,
     /// Accesses that found a granule with four occupied cells.
     pub full_granules: usize,
     /// ... and lost one of them without it being made redundant (an eviction).
@@ -245,6 +248,7 @@ impl Stats {
         self.checked_races += o.checked_races;
         self.checked_after_reuse += o.checked_after_reuse;
         self.checked_races_after_reuse += o.checked_races_after_reuse;
+        self.slots_exhausted += o.slots_exhausted;
         self.full_granules += o.full_granules;
         self.evictions += o.evictions;
         self.after_global += o.after_global;
@@ -926,6 +930,7 @@ impl Sim {
 
     /// Program exit: `fini` summarises iff something was reported.
     pub fn finish(&mut self) -> Result<(), String> {
+        self.stats.slots_exhausted += (self.det.slots.used() == MAX_SLOTS) as usize;
         let n = self.stats.reports;
         if self.det.report_count() != n as u64 {
             return Err(format!(

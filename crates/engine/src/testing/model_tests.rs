@@ -291,8 +291,11 @@ proptest! {
 proptest! {
     #![proptest_config(config(64))]
 
-    /// (c) Slot reuse: more than 256 goroutines in all, few alive at once. No false
-    /// positives ever; races with accesses of goroutines still alive are all found.
+    /// (c) Slot reuse: hundreds to thousands of goroutines in all, few alive at once,
+    /// every slot used in most runs. No false positives ever. Once more than 256
+    /// goroutines exist, an access is compared with the model when every goroutine
+    /// that accessed its granules (since they were last allocated) is still alive: in
+    /// particular, races between goroutines whose lifetimes overlap are all found.
     #[test]
     fn engine_matches_model_with_slot_reuse(ops in stream(&churn())) {
         check(&churn(), &ops)?;
@@ -344,6 +347,7 @@ fn generators_exercise_the_interesting_cases() {
     let c = sample(&churn(), 4);
     std::eprintln!("churn: {c:?}");
     assert!(c.goroutines > 4 * 300, "more goroutines than slots: {c:?}");
+    assert!(c.slots_exhausted >= 3, "every slot used: {c:?}");
     assert!(
         c.checked_races_after_reuse > 100,
         "races compared after slot reuse: {c:?}"
