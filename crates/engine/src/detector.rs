@@ -218,7 +218,9 @@ impl<P: Platform> Detector<P> {
                 };
                 match shadow::repeat(granule, cur) {
                     Ok(()) => None,
-                    Err(primary) => shadow::check_and_store(granule, clock, cur, primary, &mut site),
+                    Err(primary) => {
+                        shadow::check_and_store(granule, clock, cur, primary, &mut site)
+                    }
                 }
             };
             if let Some(prev) = race {

@@ -211,7 +211,12 @@ mod tests {
         store(m, clk, cur, &mut || 9)
     }
 
-    fn store(m: &Mem, clk: &ThreadClock, cur: Cell, site: &mut impl FnMut() -> u32) -> Option<Cell> {
+    fn store(
+        m: &Mem,
+        clk: &ThreadClock,
+        cur: Cell,
+        site: &mut impl FnMut() -> u32,
+    ) -> Option<Cell> {
         match repeat(m.g(), cur) {
             Ok(()) => None,
             Err(p) => check_and_store(m.g(), clk, cur, p, site),

@@ -127,7 +127,8 @@ fn clear_small(start: usize, end: usize) {
             let line = shadow0(a) as *const AtomicU64;
             // SAFETY: the four granules' primary cells are 64 contiguous bytes of mapped
             // shadow starting at a 64-byte boundary; cells are only accessed atomically.
-            let any = unsafe { (0..8).fold(0, |acc, i| acc | (*line.add(i)).load(Ordering::Relaxed)) };
+            let any =
+                unsafe { (0..8).fold(0, |acc, i| acc | (*line.add(i)).load(Ordering::Relaxed)) };
             if any == 0 {
                 a += 32;
                 continue;
