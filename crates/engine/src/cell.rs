@@ -174,6 +174,24 @@ impl Cell {
         (self.0 ^ cur.0) & (SLOT_EPOCH_MASK | RANGE_MASK) == 0 && self.0 & !cur.0 & KIND_MASK == 0
     }
 
+    /// One cell for both accesses when they differ only in which bytes they touched and
+    /// those bytes form one contiguous range (a loop walking a byte array): same
+    /// goroutine, epoch, kind and site.
+    #[inline]
+    pub const fn merge(self, other: Cell) -> Option<Cell> {
+        if self.is_empty() || (self.0 ^ other.0) & !(RANGE_MASK | MORE_BIT) != 0 {
+            return None;
+        }
+        let m = (self.byte_mask() | other.byte_mask()) as u32;
+        let off = m.trailing_zeros();
+        let len = m.count_ones();
+        if (m >> off) != (1 << len) - 1 {
+            return None; // a gap between the two ranges
+        }
+        let range = ((off as u64) << OFF_SHIFT) | (((len - 1) as u64) << LEN_SHIFT);
+        Some(Cell((self.0 & !RANGE_MASK) | range))
+    }
+
     /// Same goroutine slot and same epoch.
     #[inline(always)]
     pub const fn same_stamp(self, other: Cell) -> bool {
@@ -281,6 +299,30 @@ mod tests {
                 assert_eq!(c.byte_mask(), expect);
             }
         }
+    }
+
+    #[test]
+    fn adjacent_accesses_merge() {
+        let b = |off, len| cell(3, 7, off, len, Kind::Write).with_site(5);
+        assert_eq!(b(0, 1).merge(b(1, 1)), Some(b(0, 2)));
+        assert_eq!(b(2, 2).merge(b(0, 3)), Some(b(0, 4)));
+        assert_eq!(b(0, 1).merge(b(2, 1)), None, "gap");
+        assert_eq!(b(0, 1).merge(b(1, 1).with_site(6)), None, "other site");
+        assert_eq!(
+            b(0, 1).merge(cell(3, 7, 1, 1, Kind::Read).with_site(5)),
+            None,
+            "other kind"
+        );
+        assert_eq!(
+            b(0, 1).merge(cell(3, 8, 1, 1, Kind::Write).with_site(5)),
+            None,
+            "other epoch"
+        );
+        assert!(
+            b(0, 1).with_more(true).merge(b(1, 1)).unwrap().more(),
+            "more bit kept"
+        );
+        assert_eq!(Cell::EMPTY.merge(b(1, 1)), None);
     }
 
     #[test]

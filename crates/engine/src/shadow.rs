@@ -11,9 +11,12 @@
 //! forgotten when the new access `cur` happens after it, covers its bytes and is at least
 //! as strong (see [`Cell::at_least_as_strong`]): any later access that would race with
 //! `c` then races with `cur` too, so no race is lost, only reported against the newer
-//! access. When nothing can be replaced and all four cells are full, one is evicted
-//! (this is the only way gorace can miss a race, and it needs five mutually unordered
-//! accesses to one granule).
+//! access. Accesses of one goroutine, epoch, kind and site to neighbouring bytes (a byte
+//! loop) merge into one cell. When nothing can be replaced or merged and all four cells
+//! are full, one is evicted: the granule then holds four accesses that none of the newer
+//! ones subsumes (several goroutines, or one goroutine touching separate bytes of the
+//! word from different pcs). Eviction is the one way this algorithm can miss a race;
+//! ThreadSanitizer has the same four-cell bound.
 //!
 //! All cell loads and stores are relaxed atomics: two goroutines racing on the same
 //! granule may lose one of their updates, as in ThreadSanitizer; the race between them
@@ -128,6 +131,17 @@ fn check_and_store_slow(
         1 => g.primary[1].store(c.0, Relaxed),
         _ => g.secondary[i - 2].store(c.0, Relaxed),
     };
+    // The same goroutine, epoch, kind and site touching the neighbouring bytes: widen
+    // that cell instead of taking another (byte loops would otherwise fill the granule).
+    if let Some((i, merged)) = (0..n).find_map(|i| Some((i, cells[i].merge(new)?))) {
+        write(i, merged);
+        for (j, &r) in replace.iter().enumerate().take(n) {
+            if r && j != i {
+                write(j, Cell::EMPTY);
+            }
+        }
+        return None;
+    }
     if any_replace {
         let mut placed = false;
         for (i, &r) in replace.iter().enumerate().take(n) {
@@ -293,6 +307,27 @@ mod tests {
         assert_eq!(m.cells(), 3);
         let prev = acc(&m, &c, 3, 0, 8, Kind::Write).expect("write after unordered read");
         assert_eq!((prev.slot(), prev.epoch(), prev.kind()), (1, 2, Kind::Read));
+    }
+
+    #[test]
+    fn a_byte_loop_fills_one_cell() {
+        let m = Mem::new();
+        let a = clock(&[(1, 1)]);
+        for off in 0..8 {
+            assert_eq!(acc(&m, &a, 1, off, 1, Kind::Write), None);
+        }
+        assert_eq!(
+            m.cells(),
+            1,
+            "eight adjacent bytes from one site merge into one cell"
+        );
+        let b = clock(&[(2, 1)]);
+        for off in 0..8 {
+            assert!(
+                acc(&m, &b, 2, off, 1, Kind::Read).is_some(),
+                "byte {off} races"
+            );
+        }
     }
 
     #[test]

@@ -332,8 +332,24 @@ fn atomics_synchronise_and_are_silent_under_ignore_sync() {
 /// when none covers another (disjoint bytes), or when their kinds differ (a write, a
 /// read in a later epoch, an atomic write, an atomic read...). ThreadSanitizer has the
 /// same limit (4 cells per 8 bytes).
+/// The same byte loop written as a loop (one pc): adjacent same-site writes merge into
+/// one cell, so every later read races.
 #[test]
-#[ignore = "precision limit: one goroutine's byte-by-byte writes evict each other"]
+fn a_byte_loop_from_one_site_keeps_every_byte() {
+    let d = detector(report_everything());
+    let (_g0, mut main) = start(&d);
+    let mut reader = d.go_start(Some(&mut main), 0x60);
+    for i in 0..8 {
+        d.access(&mut main, X + i, 1, Kind::Write, 100);
+    }
+    for i in 0..8 {
+        d.access(&mut reader, X + i, 1, Kind::Read, 200 + i as u64);
+    }
+    assert_eq!(d.report_count(), 8, "every read races with a write");
+}
+
+#[test]
+#[ignore = "precision limit: one goroutine's byte-by-byte writes from eight different pcs evict each other"]
 fn limit_bytewise_writes_of_one_goroutine_evict_each_other() {
     let d = detector(report_everything());
     let (_g0, mut main) = start(&d);
