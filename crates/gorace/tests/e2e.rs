@@ -331,6 +331,10 @@ fn waitgroup_done_before_the_work_races() {
             .frame(src.at("main.main.func1", "write")),
         &read().by_main().frame(src.at("main.main", "read")),
     );
+    // main read after the worker had exited.
+    assert_eq!(r.current.kind, Kind::Read, "{}", r.text);
+    assert!(r.creation_of(&r.previous).finished, "{}", r.text);
+    assert_eq!(out.stdout, "42\n");
 }
 
 #[test]
@@ -500,6 +504,9 @@ fn copy_races_with_an_element_write() {
         (parse_ptr(elem), parse_ptr(elem)),
         "the race is reported at the written element, inside the copied range:\n{out}"
     );
+    // main wrote after the copying goroutine had exited.
+    assert_eq!(r.current.kind, Kind::Write, "{}", r.text);
+    assert!(r.creation_of(&r.previous).finished, "{}", r.text);
 }
 
 #[test]

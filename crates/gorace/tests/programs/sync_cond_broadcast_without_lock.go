@@ -20,6 +20,10 @@ var (
 )
 
 func main() {
+	// A Cond's first method call initialises its copy checker with a compare-and-swap;
+	// a goroutine whose own check then fails that compare-and-swap synchronises with
+	// the first caller. Make main the first caller, so only the misuse decides.
+	cond.Broadcast()
 	go func() { // LINE:spawn
 		data = 42    // LINE:write-data
 		ready = true // LINE:write-ready

@@ -1,4 +1,5 @@
-// sync.Mutex misused: the writer holds the lock, the reader does not.
+// sync.Mutex misused: a worker increments a counter under the lock while main, which
+// polls the counter for progress, reads it without the lock.
 package main
 
 import (
@@ -20,10 +21,15 @@ func increment() {
 func main() {
 	done := make(chan bool)
 	go func() { // LINE:spawn
-		increment() // LINE:call
+		for i := 0; i < 100; i++ {
+			increment() // LINE:call
+		}
 		done <- true
 	}()
-	v := counter // LINE:read
+	progress := 0
+	for i := 0; i < 100; i++ {
+		progress = max(progress, counter) // LINE:read
+	}
 	<-done
-	fmt.Println(v >= 0)
+	fmt.Println(progress <= 100)
 }

@@ -15,14 +15,19 @@ var (
 func main() {
 	done := make(chan bool)
 	go func() { // LINE:spawn
-		mu.RLock()
-		hits = 1 // LINE:write
-		mu.RUnlock()
+		for i := 0; i < 100; i++ {
+			mu.RLock()
+			hits = i // LINE:write
+			mu.RUnlock()
+		}
 		done <- true
 	}()
-	mu.RLock()
-	v := hits // LINE:read
-	mu.RUnlock()
+	seen := 0
+	for i := 0; i < 100; i++ {
+		mu.RLock()
+		seen = max(seen, hits) // LINE:read
+		mu.RUnlock()
+	}
 	<-done
-	fmt.Println(v >= 0)
+	fmt.Println(seen < 100)
 }
