@@ -1,5 +1,7 @@
-//! The shadow GOROOT: the user's GOROOT as symlinks, with gorace's runtime object in
-//! place of the stock `race_linux.syso`, plus a build cache of its own.
+//! The shadow GOROOT: a mirror of the user's GOROOT (real directories, files hard-linked,
+//! or symlinked where hard links are not allowed), with gorace's runtime object in place
+//! of the stock `race_linux.syso`, plus a build cache of its own. Real directories keep
+//! tools that walk GOROOT (and tests such as path/filepath's) working as on the real one.
 //!
 //! Go links the race runtime from `src/runtime/race/internal/amd64v{1,3}/race_linux.syso`
 //! and caches the compiled `runtime/race` package under a key that does not see the
@@ -22,15 +24,8 @@ use crate::toolchain::Toolchain;
 /// File in a shadow GOROOT holding the real GOROOT's path.
 pub const MARKER: &str = ".gorace-shadow";
 
-/// Directories recreated as real directories; everything else is a symlink.
-const SPINE: &[&str] = &[
-    "src",
-    "src/runtime",
-    "src/runtime/race",
-    "src/runtime/race/internal",
-    "src/runtime/race/internal/amd64v1",
-    "src/runtime/race/internal/amd64v3",
-];
+/// Version of the tree layout, part of the cache key.
+const LAYOUT: &str = "t2";
 
 /// The files replaced by the runtime object.
 const OBJECTS: &[&str] = &[
@@ -70,7 +65,7 @@ pub fn cache_base() -> Result<PathBuf> {
 /// Creates (once) and returns the shadow GOROOT for `tc` and `object`.
 pub fn ensure(tc: &Toolchain, object: &[u8], base: &Path) -> Result<Shadow> {
     let key = format!(
-        "{}-{}-{}",
+        "{}-{LAYOUT}-{}-{}",
         tc.version,
         digest(tc.goroot.to_string_lossy().as_bytes()),
         digest(object)
@@ -107,21 +102,13 @@ pub fn ensure(tc: &Toolchain, object: &[u8], base: &Path) -> Result<Shadow> {
 }
 
 fn build_tree(real: &Path, shadow: &Path, object: &[u8]) -> io::Result<()> {
-    fs::create_dir_all(shadow)?;
     mirror(real, shadow)?;
-    for rel in SPINE {
-        let (r, s) = (real.join(rel), shadow.join(rel));
-        if s.is_symlink() {
-            fs::remove_file(&s)?;
-        }
-        fs::create_dir_all(&s)?;
-        if r.is_dir() {
-            mirror(&r, &s)?;
-        }
-    }
     for rel in OBJECTS {
         let s = shadow.join(rel);
-        if s.is_symlink() || s.exists() {
+        if let Some(dir) = s.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        if s.symlink_metadata().is_ok() {
             fs::remove_file(&s)?;
         }
         fs::write(&s, object)?;
@@ -129,13 +116,20 @@ fn build_tree(real: &Path, shadow: &Path, object: &[u8]) -> io::Result<()> {
     fs::write(shadow.join(MARKER), real.to_string_lossy().as_bytes())
 }
 
-/// Symlinks every entry of `real` into `shadow` (which exists).
+/// Recreates the directory `real` at `shadow`: directories as directories, files as
+/// hard links (symlinks when the file system refuses), symlinks as the same symlinks.
 fn mirror(real: &Path, shadow: &Path) -> io::Result<()> {
+    fs::create_dir_all(shadow)?;
     for e in fs::read_dir(real)? {
         let e = e?;
-        let link = shadow.join(e.file_name());
-        if link.symlink_metadata().is_err() {
-            std::os::unix::fs::symlink(e.path(), link)?;
+        let (from, to) = (e.path(), shadow.join(e.file_name()));
+        let kind = e.file_type()?;
+        if kind.is_dir() {
+            mirror(&from, &to)?;
+        } else if kind.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(&from)?, &to)?;
+        } else if fs::hard_link(&from, &to).is_err() {
+            std::os::unix::fs::symlink(&from, &to)?;
         }
     }
     Ok(())
@@ -146,9 +140,9 @@ mod tests {
     use super::*;
 
     fn fake_goroot(root: &Path) {
-        for rel in SPINE {
-            fs::create_dir_all(root.join(rel)).unwrap();
-        }
+        fs::create_dir_all(root.join("src/runtime/race/internal/amd64v1")).unwrap();
+        fs::create_dir_all(root.join("src/runtime/race/internal/amd64v3")).unwrap();
+        fs::create_dir_all(root.join("src/unicode/utf8")).unwrap();
         fs::create_dir_all(root.join("bin")).unwrap();
         fs::write(root.join("bin/go"), "real go").unwrap();
         fs::write(root.join("src/runtime/proc.go"), "package runtime").unwrap();
@@ -183,13 +177,18 @@ mod tests {
             b"stock",
             "real GOROOT untouched"
         );
-        assert!(s.goroot.join("bin").is_symlink());
-        assert!(s.goroot.join("src/runtime/proc.go").is_symlink());
-        assert!(s
-            .goroot
-            .join("src/runtime/race/internal/amd64v1/doc.go")
-            .is_symlink());
-        assert!(!s.goroot.join("src/runtime").is_symlink());
+        for dir in ["bin", "src", "src/runtime", "src/unicode/utf8"] {
+            let m = s.goroot.join(dir).symlink_metadata().unwrap();
+            assert!(
+                m.is_dir(),
+                "{dir} is a real directory (tree walkers descend into it)"
+            );
+        }
+        assert_eq!(fs::read(s.goroot.join("bin/go")).unwrap(), b"real go");
+        assert_eq!(
+            fs::read(s.goroot.join("src/runtime/race/internal/amd64v1/doc.go")).unwrap(),
+            b"package amd64v1"
+        );
         assert_eq!(
             fs::read_to_string(s.goroot.join(MARKER)).unwrap(),
             real.to_string_lossy()
