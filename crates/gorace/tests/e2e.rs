@@ -52,7 +52,7 @@ fn parse_ptr(s: &str) -> u64 {
 #[test]
 fn loop_counter_race_is_reported() {
     let src = Source::load("loop_counter_racy.go");
-    let out = gorace_run(&src.name, "");
+    let out = gorace_run_racy(&src.name, "");
     let reports = out.assert_races(Count::AtLeast(1));
     let read_in_goroutine = read()
         .by_goroutine(src.at("main.main", "spawn"))
@@ -77,7 +77,7 @@ fn loop_counter_copy_is_clean() {
 #[test]
 fn shared_err_race_is_reported() {
     let src = Source::load("shared_err_racy.go");
-    let out = gorace_run(&src.name, "");
+    let out = gorace_run_racy(&src.name, "");
     let reports = out.assert_races(Count::AtLeast(1));
     // Which accesses to err meet first varies; every report must be about err.
     let in_goroutine = |spawn, f, kind: Side, tag| {
@@ -118,7 +118,7 @@ fn shared_err_with_own_variables_is_clean() {
 #[test]
 fn global_map_race_shows_map_runtime_frames() {
     let src = Source::load("global_map_racy.go");
-    let out = gorace_run(&src.name, "");
+    let out = gorace_run_racy(&src.name, "");
     let r = &out.assert_races(Count::Exactly(1))[0];
     // The write's stack: the map runtime function, then the user's frames.
     let register = write()
@@ -142,7 +142,7 @@ fn global_map_with_mutex_is_clean() {
 #[test]
 fn watchdog_race_is_reported() {
     let src = Source::load("watchdog_racy.go");
-    let out = gorace_run(&src.name, "");
+    let out = gorace_run_racy(&src.name, "");
     let reports = out.assert_races(Count::AtLeast(1));
     let keepalive = write()
         .by_main()
@@ -179,7 +179,7 @@ fn watchdog_with_atomics_is_clean() {
 #[test]
 fn unsynchronized_send_and_close_race() {
     let src = Source::load("send_close_racy.go");
-    let out = gorace_run(&src.name, "");
+    let out = gorace_run_racy(&src.name, "");
     let r = &out.assert_races(Count::Exactly(1))[0];
     let send = read()
         .by_goroutine(src.at("main.main", "spawn"))
@@ -213,7 +213,7 @@ fn concurrent_atomic_adds_are_clean() {
 #[test]
 fn atomic_store_races_with_plain_read() {
     let src = Source::load("atomic_store_plain_read.go");
-    let out = gorace_run(&src.name, "");
+    let out = gorace_run_racy(&src.name, "");
     let r = &out.assert_races(Count::Exactly(1))[0];
     // Atomic accesses are reported as plain writes, with sync/atomic on their stack.
     let store = write()
@@ -258,7 +258,7 @@ fn close_then_receive_is_clean() {
 #[test]
 fn buffered_send_does_not_wait_for_the_receiver() {
     let src = Source::load("chan_wrong_direction.go");
-    let out = gorace_run(&src.name, "");
+    let out = gorace_run_racy(&src.name, "");
     let r = &out.assert_races(Count::Exactly(1))[0];
     r.assert_pair(
         &write()
@@ -282,7 +282,7 @@ fn mutex_is_clean() {
 #[test]
 fn mutex_read_outside_the_lock_races() {
     let src = Source::load("sync_mutex_read_outside_lock.go");
-    let out = gorace_run(&src.name, "");
+    let out = gorace_run_racy(&src.name, "");
     let r = &out.assert_races(Count::Exactly(1))[0];
     r.assert_pair(
         &write()
@@ -303,7 +303,7 @@ fn rwmutex_readers_and_writer_are_clean() {
 #[test]
 fn rwmutex_write_under_read_lock_races() {
     let src = Source::load("sync_rwmutex_write_under_rlock.go");
-    let out = gorace_run(&src.name, "");
+    let out = gorace_run_racy(&src.name, "");
     let r = &out.assert_races(Count::Exactly(1))[0];
     r.assert_pair(
         &write()
@@ -323,7 +323,7 @@ fn waitgroup_is_clean() {
 #[test]
 fn waitgroup_done_before_the_work_races() {
     let src = Source::load("sync_waitgroup_done_early.go");
-    let out = gorace_run(&src.name, "");
+    let out = gorace_run_racy(&src.name, "");
     let r = &out.assert_races(Count::Exactly(1))[0];
     r.assert_pair(
         &write()
@@ -347,7 +347,7 @@ fn once_is_clean() {
 #[test]
 fn once_fast_path_outside_do_races() {
     let src = Source::load("sync_once_fast_path.go");
-    let out = gorace_run(&src.name, "");
+    let out = gorace_run_racy(&src.name, "");
     let reports = out.assert_races(Count::AtLeast(1));
     // The initialisation runs in whichever goroutine gets to Do first.
     let init = write()
@@ -386,7 +386,7 @@ fn cond_is_clean() {
 #[test]
 fn cond_broadcast_without_lock_races() {
     let src = Source::load("sync_cond_broadcast_without_lock.go");
-    let out = gorace_run(&src.name, "");
+    let out = gorace_run_racy(&src.name, "");
     let reports = out.assert_races(Count::AtLeast(1));
     let producer = |tag| {
         write()
@@ -425,7 +425,7 @@ fn disjoint_fields_of_one_word_are_clean() {
 #[test]
 fn same_byte_field_races_and_neighbours_do_not() {
     let src = Source::load("subword_same_field.go");
-    let out = gorace_run(&src.name, "");
+    let out = gorace_run_racy(&src.name, "");
     let r = &out.assert_races(Count::Exactly(1))[0];
     r.assert_pair(
         &write()
@@ -485,7 +485,7 @@ fn same_byte_field_race_is_reported_every_time() {
 #[test]
 fn copy_races_with_an_element_write() {
     let src = Source::load("copy_race.go");
-    let out = gorace_run(&src.name, "");
+    let out = gorace_run_racy(&src.name, "");
     let r = &out.assert_races(Count::Exactly(1))[0];
     r.assert_pair(
         &read()
@@ -519,7 +519,7 @@ fn struct_slice_elements_owned_by_goroutines_are_clean() {
 #[test]
 fn whole_struct_assignments_race() {
     let src = Source::load("struct_slice_whole_element.go");
-    let out = gorace_run(&src.name, "");
+    let out = gorace_run_racy(&src.name, "");
     let reports = out.assert_races(Count::AtLeast(1));
     for r in &reports {
         r.assert_pair(
@@ -540,7 +540,7 @@ fn whole_struct_assignments_race() {
 #[test]
 fn race_with_a_finished_goroutine() {
     let src = Source::load("finished_goroutine.go");
-    let out = gorace_run(&src.name, "");
+    let out = gorace_run_racy(&src.name, "");
     let r = &out.assert_races(Count::Exactly(1))[0];
     r.assert_goroutine_blocks();
     // The writer had exited before main read: the order is fixed.
@@ -579,7 +579,7 @@ fn race_with_a_finished_goroutine() {
 #[test]
 fn long_history_keeps_the_old_write_stack() {
     let src = Source::load("long_history.go");
-    let out = gorace_run(&src.name, "");
+    let out = gorace_run_racy(&src.name, "");
     let r = &out.assert_races(Count::Exactly(1))[0];
     r.assert_goroutine_blocks();
     let (cur, prev) = (&r.current, &r.previous);
@@ -640,6 +640,7 @@ fn go_test_fails_only_the_racy_test() {
     let out = run_raw(
         gorace_cmd()
             .current_dir(programs_dir().join("gotest"))
+            .env("GOMAXPROCS", "1") // see gorace_run_racy
             .args(["test", "-count=1", "-v", "."]),
     );
     // go test prints the test binary's output, reports included, on stdout.
@@ -715,7 +716,7 @@ fn program_pid(out: &Outcome) -> u32 {
 
 #[test]
 fn default_options_report_every_race() {
-    let out = gorace_run("two_races.go", "");
+    let out = gorace_run_racy("two_races.go", "");
     assert_both_races(&out.assert_races(Count::Exactly(2)));
     program_pid(&out);
     assert!(out.stdout.ends_with("done true\n"), "{out}");
@@ -723,7 +724,7 @@ fn default_options_report_every_race() {
 
 #[test]
 fn exitcode_option_sets_the_exit_status() {
-    let out = gorace_run("two_races.go", "exitcode=13");
+    let out = gorace_run_racy("two_races.go", "exitcode=13");
     assert_both_races(&out.reports());
     assert_eq!(out.found(), Some(2), "{out}");
     out.assert_go_run_exit_status(13);
@@ -732,7 +733,7 @@ fn exitcode_option_sets_the_exit_status() {
 #[test]
 fn halt_on_error_exits_after_the_first_report() {
     let (_, wx, rx, wy, ry) = two_races();
-    let out = gorace_run("two_races.go", "halt_on_error=1");
+    let out = gorace_run_racy("two_races.go", "halt_on_error=1");
     let reports = out.reports();
     assert_eq!(reports.len(), 1, "{out}");
     assert!(
@@ -754,7 +755,7 @@ fn halt_on_error_exits_after_the_first_report() {
 fn log_path_writes_reports_to_a_pid_file() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let prefix = dir.path().join("r");
-    let out = gorace_run(
+    let out = gorace_run_racy(
         "two_races.go",
         &format!("log_path={}", prefix.to_str().unwrap()),
     );
@@ -781,7 +782,7 @@ fn log_path_writes_reports_to_a_pid_file() {
 #[test]
 fn strip_path_prefix_shortens_file_paths() {
     let prefix = format!("{}/", programs_dir().to_str().unwrap());
-    let out = gorace_run("two_races.go", &format!("strip_path_prefix={prefix}"));
+    let out = gorace_run_racy("two_races.go", &format!("strip_path_prefix={prefix}"));
     let reports = out.assert_races(Count::Exactly(2));
     assert_both_races(&reports);
     for r in &reports {
@@ -801,7 +802,7 @@ fn strip_path_prefix_shortens_file_paths() {
 /// Runs two_races.go with a bad option: one warning line, and the program still runs
 /// with the defaults (both races reported, exit status 66).
 fn assert_one_warning(option: &str, names: &[&str]) {
-    let out = gorace_run("two_races.go", option);
+    let out = gorace_run_racy("two_races.go", option);
     let stray = out.stray_stderr();
     assert_eq!(stray.len(), 1, "exactly one warning line:\n{out}");
     assert!(stray[0].starts_with("gorace: "), "{out}");
@@ -845,6 +846,7 @@ fn built_binary_exits_with_the_race_exit_code() {
         run_raw(
             std::process::Command::new(&bin)
                 .env("GORACE", format!("atexit_sleep_ms=0 {options}"))
+                .env("GOMAXPROCS", "1") // see gorace_run_racy
                 .current_dir(dir.path()),
         )
     };
@@ -871,6 +873,7 @@ fn gorace_env_makes_plain_go_use_gorace() {
             .env("GORACE_BIN", gorace_bin())
             .env("GORACE_CACHE", cache_dir())
             .env("GORACE", "atexit_sleep_ms=0 bogus=1")
+            .env("GOMAXPROCS", "1") // see gorace_run_racy
             .env_remove("GOFLAGS"),
     );
     // `go` now sees the shadow GOROOT in gorace's cache...
@@ -964,7 +967,7 @@ fn unsupported_go_is_one_clear_error() {
 #[test]
 fn recovered_panics_leave_no_stale_frames() {
     let src = Source::load("recovered_panics.go");
-    let out = gorace_run(&src.name, "");
+    let out = gorace_run_racy(&src.name, "");
     let r = &out.assert_races(Count::Exactly(1))[0];
     r.assert_pair(
         &write()
@@ -1005,7 +1008,7 @@ fn recovered_panics_leave_no_stale_frames() {
 #[ignore = "gorace bug: after >256 goroutines were alive at once, main's access is reported as by a finished worker goroutine"]
 fn many_live_goroutines_keep_access_attribution() {
     let src = Source::load("many_goroutines.go");
-    let out = gorace_run(&src.name, "");
+    let out = gorace_run_racy(&src.name, "");
     let r = &out.assert_races(Count::Exactly(1))[0];
     r.assert_pair(
         &write()
