@@ -7,11 +7,11 @@
 //! goroutine's creation stack), in reports.
 //!
 //! Memory grows with the number of *distinct* stacks ever seen, never with the number
-//! of calls or accesses: a 64-byte node (key plus the first four children, so that
-//! re-walking a known stack stays in cache lines just used) and 4 to 16 bytes of index. Nodes are never
+//! of calls or accesses: a 64-byte node (key plus the first six children, so that
+//! re-walking a known stack stays in cache lines just used) and 32 to 64 bytes of index. Nodes are never
 //! freed. Looking a node up ([`StackDepot::intern`] of a known stack, [`StackDepot::pcs`])
-//! takes no lock: the index is [`SHARDS`] insert-only open-addressing tables of node ids,
-//! compared through the nodes themselves; only adding a node takes its shard's lock.
+//! takes no lock: the index is [`SHARDS`] insert-only open-addressing tables of keys and
+//! ids; only adding a node takes its shard's lock.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -110,17 +110,32 @@ impl Node {
     }
 }
 
-/// One shard's open-addressing table of node ids (0: empty slot).
+/// A table slot: a node's key and id. The id (0: empty) is published last, with
+/// Release, so a reader that sees it also sees the key.
+struct Slot {
+    id: AtomicU32,
+    parent: AtomicU32,
+    pc: AtomicU64,
+}
+
+/// One shard's open-addressing table (linear probing, at most half full): a lookup
+/// reads one or two cache lines of the table and never the nodes.
 struct Table {
     mask: usize,
-    slots: Box<[AtomicU32]>,
+    slots: Box<[Slot]>,
 }
 
 impl Table {
     fn new(cap: usize) -> Box<Table> {
         Box::new(Table {
             mask: cap - 1,
-            slots: (0..cap).map(|_| AtomicU32::new(0)).collect(),
+            slots: (0..cap)
+                .map(|_| Slot {
+                    id: AtomicU32::new(0),
+                    parent: AtomicU32::new(0),
+                    pc: AtomicU64::new(0),
+                })
+                .collect(),
         })
     }
 }
@@ -236,31 +251,33 @@ impl StackDepot {
         h as usize
     }
 
-    fn matches(&self, id: u32, parent: u32, pc: u64) -> bool {
-        self.node(id).is_some_and(|n| {
-            n.parent.load(Ordering::Acquire) == parent && n.pc.load(Ordering::Relaxed) == pc
-        })
-    }
-
     /// Lock-free lookup in a table.
-    fn find(&self, t: &Table, h: usize, parent: u32, pc: u64) -> Option<u32> {
+    fn find(t: &Table, h: usize, parent: u32, pc: u64) -> Option<u32> {
         let mut i = (h >> 8) & t.mask;
         loop {
-            match t.slots[i].load(Ordering::Acquire) {
+            let slot = &t.slots[i];
+            match slot.id.load(Ordering::Acquire) {
                 0 => return None,
-                id if self.matches(id, parent, pc) => return Some(id),
+                id if slot.parent.load(Ordering::Relaxed) == parent
+                    && slot.pc.load(Ordering::Relaxed) == pc =>
+                {
+                    return Some(id)
+                }
                 _ => i = (i + 1) & t.mask,
             }
         }
     }
 
-    /// Puts `id` in the first empty slot of its probe sequence (caller holds the lock).
-    fn place(t: &Table, h: usize, id: u32) {
+    /// Puts a key in the first empty slot of its probe sequence (caller holds the lock).
+    fn place(t: &Table, h: usize, parent: u32, pc: u64, id: u32) {
         let mut i = (h >> 8) & t.mask;
-        while t.slots[i].load(Ordering::Relaxed) != 0 {
+        while t.slots[i].id.load(Ordering::Relaxed) != 0 {
             i = (i + 1) & t.mask;
         }
-        t.slots[i].store(id, Ordering::Release);
+        let slot = &t.slots[i];
+        slot.parent.store(parent, Ordering::Relaxed);
+        slot.pc.store(pc, Ordering::Relaxed);
+        slot.id.store(id, Ordering::Release);
     }
 
     /// The node for `parent`'s stack extended by `pc` (a return address), creating it
@@ -288,7 +305,7 @@ impl StackDepot {
         let current = shard.table.load(Ordering::Acquire);
         // SAFETY: published tables are never freed (retired ones are kept).
         if let Some(t) = unsafe { current.as_ref() } {
-            if let Some(id) = self.find(t, h, parent, pc) {
+            if let Some(id) = Self::find(t, h, parent, pc) {
                 return id;
             }
         }
@@ -296,7 +313,7 @@ impl StackDepot {
         let mut table = shard.table.load(Ordering::Acquire);
         // SAFETY: as above; under the lock the table cannot change.
         if let Some(t) = unsafe { table.as_ref() } {
-            if let Some(id) = self.find(t, h, parent, pc) {
+            if let Some(id) = Self::find(t, h, parent, pc) {
                 return id;
             }
         }
@@ -316,19 +333,18 @@ impl StackDepot {
 
         // SAFETY: as above.
         let cap = unsafe { table.as_ref() }.map_or(0, |t| t.mask + 1);
-        if (state.count + 1) * 4 > cap * 3 {
+        if (state.count + 1) * 2 > cap {
             let bigger = Table::new((cap * 2).max(64));
             // SAFETY: as above.
             if let Some(old) = unsafe { table.as_ref() } {
                 for slot in old.slots.iter() {
-                    let other = slot.load(Ordering::Relaxed);
+                    let other = slot.id.load(Ordering::Relaxed);
                     if other != 0 {
-                        let n = self.node(other).expect("indexed nodes exist");
-                        let oh = Self::hash(
-                            n.parent.load(Ordering::Relaxed),
-                            n.pc.load(Ordering::Relaxed),
+                        let (p, c) = (
+                            slot.parent.load(Ordering::Relaxed),
+                            slot.pc.load(Ordering::Relaxed),
                         );
-                        Self::place(&bigger, oh, other);
+                        Self::place(&bigger, Self::hash(p, c), p, c, other);
                     }
                 }
             }
@@ -342,7 +358,7 @@ impl StackDepot {
             table = bigger;
         }
         // SAFETY: `table` is the published table, non-null here.
-        Self::place(unsafe { &*table }, h, id);
+        Self::place(unsafe { &*table }, h, parent, pc, id);
         state.count += 1;
         id
     }
