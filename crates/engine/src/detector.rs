@@ -387,19 +387,24 @@ impl<P: Platform> Detector<P> {
         let tenure = self.slots.who(prev.slot(), prev.epoch());
         let mut goroutines = Vec::new();
         if g.gid != MAIN_GID {
+            let (created_at, truncated) = self.stacks.stack(g.creation);
             goroutines.push(GoroutineNote {
                 gid: g.gid,
                 running: true,
-                created_at: self.stacks.pcs(g.creation),
+                created_at,
+                truncated,
             });
         }
         if let Some(t) = tenure.filter(|t| t.gid != MAIN_GID && t.gid != g.gid) {
+            let (created_at, truncated) = self.stacks.stack(t.creation);
             goroutines.push(GoroutineNote {
                 gid: t.gid,
                 running: !t.finished,
-                created_at: self.stacks.pcs(t.creation),
+                created_at,
+                truncated,
             });
         }
+        let (prev_stack, prev_truncated) = self.stacks.stack(prev.site());
         let report = RaceReport {
             current: Access {
                 addr: granule | cur.offset(),
@@ -407,13 +412,15 @@ impl<P: Platform> Detector<P> {
                 atomic: cur.kind().is_atomic(),
                 gid: Some(g.gid),
                 stack: iter::once(pc).chain(g.stack.pcs().rev()).collect(),
+                truncated: false,
             },
             previous: Access {
                 addr: granule | prev.offset(),
                 write: !prev.kind().is_read(),
                 atomic: prev.kind().is_atomic(),
                 gid: tenure.map(|t| t.gid),
-                stack: self.stacks.pcs(prev.site()),
+                stack: prev_stack,
+                truncated: prev_truncated,
             },
             goroutines,
         };

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use crate::cell::Cell;
 use crate::clock::{Epoch, Slot, ThreadClock};
-use crate::stack::{StackDepot, ROOT};
+use crate::stack::{StackDepot, ROOT, TRUNCATED};
 
 /// A frame of the shadow call stack: the return address into the caller, the depth of
 /// the goroutine's Go stack when the function was entered, and, once needed, the
@@ -121,27 +121,32 @@ impl ShadowStack {
         self.frames.iter().map(|f| f.pc)
     }
 
-    fn intern(&mut self, depot: &StackDepot, parent: u32, pc: u64) -> u32 {
+    /// `depot.try_intern` (or, with `force`, `depot.intern`) behind the cache.
+    fn intern(&mut self, depot: &StackDepot, parent: u32, pc: u64, force: bool) -> Option<u32> {
         let h = (pc ^ (pc >> 13) ^ (parent as u64).wrapping_mul(0x9e37_79b9)) as usize;
         let mask = self.cache.len() - 1;
         let e = &mut self.cache[h & mask];
         if e.pc == pc && e.parent == parent {
-            return e.node;
+            return Some(e.node);
         }
-        let node = depot.intern(parent, pc);
+        let node = if force {
+            depot.intern(parent, pc)
+        } else {
+            depot.try_intern(parent, pc)?
+        };
         *e = CacheEntry { pc, parent, node };
         self.misses += 1;
         if self.misses == SITE_CACHE_BIG as u32 && self.cache.len() < SITE_CACHE_BIG {
             self.cache = alloc::vec![EMPTY_ENTRY; SITE_CACHE_BIG];
         }
-        node
+        Some(node)
     }
 
-    /// The node of the current stack (all frames).
-    pub fn node(&mut self, depot: &StackDepot) -> u32 {
+    /// The node of the current stack (all frames), `None` if the depot is full.
+    pub fn node(&mut self, depot: &StackDepot) -> Option<u32> {
         let top = match self.frames.last() {
-            None => return ROOT,
-            Some(f) if f.node != UNRESOLVED => return f.node,
+            None => return Some(ROOT),
+            Some(f) if f.node != UNRESOLVED => return Some(f.node),
             Some(_) => self.frames.len() - 1,
         };
         let mut i = top;
@@ -154,16 +159,24 @@ impl ShadowStack {
             self.frames[i - 1].node
         };
         for j in i..=top {
-            node = self.intern(depot, node, self.frames[j].pc);
+            node = self.intern(depot, node, self.frames[j].pc, false)?;
             self.frames[j].node = node;
         }
-        node
+        Some(node)
     }
 
     /// The node of the current stack extended by `pc` (an access or a `go` statement).
+    /// When the depot is full, only the innermost frame and `pc` are kept.
     pub fn site(&mut self, depot: &StackDepot, pc: u64) -> u32 {
-        let parent = self.node(depot);
-        self.intern(depot, parent, pc)
+        if let Some(site) = self
+            .node(depot)
+            .and_then(|n| self.intern(depot, n, pc, false))
+        {
+            return site;
+        }
+        let caller = self.frames.last().map_or(0, |f| f.pc);
+        let top = self.intern(depot, TRUNCATED, caller, true).unwrap_or(ROOT);
+        self.intern(depot, top, pc, true).unwrap_or(ROOT)
     }
 }
 
@@ -247,7 +260,20 @@ mod tests {
         );
         s.pop();
         s.pop();
-        assert_eq!(s.node(&depot), ROOT);
+        assert_eq!(s.node(&depot), Some(ROOT));
+    }
+
+    #[test]
+    fn a_full_depot_keeps_the_innermost_frame() {
+        let depot = StackDepot::new();
+        depot.set_soft_cap(16);
+        let mut s = ShadowStack::new();
+        for pc in 1..=40 {
+            s.push(pc * 0x10); // deep recursion: one new node per frame
+        }
+        let site = s.site(&depot, 0x999);
+        assert_eq!(depot.stack(site), (vec![0x999, 40 * 0x10], true));
+        assert_eq!(s.site(&depot, 0x999), site, "and the same one next time");
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub struct Access {
     pub gid: Option<u32>,
     /// Return addresses, innermost (the access itself) first.
     pub stack: Vec<u64>,
+    /// Outer frames were not kept (the stack depot was full when it was recorded).
+    pub truncated: bool,
 }
 
 /// A goroutine named in a report, other than the main goroutine.
@@ -50,6 +52,8 @@ pub struct GoroutineNote {
     pub running: bool,
     /// The `go` statement and its callers, innermost first.
     pub created_at: Vec<u64>,
+    /// Outer frames of `created_at` were not kept.
+    pub truncated: bool,
 }
 
 /// A data race: the current access, the remembered one it conflicts with, and the
@@ -143,13 +147,19 @@ fn who(gid: Option<u32>) -> String {
 
 /// Writes a stack in Go's format. The outermost frame always points into the Go
 /// runtime (`runtime.main`, `runtime.goexit`) and is dropped, as the stock runtime does,
-/// unless it is the only one.
-pub fn write_stack(out: &mut String, pcs: &[u64], sym: &mut dyn Symbolize, style: &Style) {
+/// unless it is the only one. A truncated stack keeps its last frame and says so.
+pub fn write_stack(
+    out: &mut String,
+    pcs: &[u64],
+    truncated: bool,
+    sym: &mut dyn Symbolize,
+    style: &Style,
+) {
     let mut frames = Vec::new();
     for &pc in pcs {
         sym.frames(pc, &mut frames);
     }
-    if frames.len() > 1 {
+    if frames.len() > 1 && !truncated {
         frames.pop();
     }
     if frames.is_empty() {
@@ -164,6 +174,9 @@ pub fn write_stack(out: &mut String, pcs: &[u64], sym: &mut dyn Symbolize, style
             f.func, file, f.line, f.offset
         );
     }
+    if truncated {
+        out.push_str("  [outer frames not kept: gorace's stack depot was full]\n");
+    }
 }
 
 impl RaceReport {
@@ -173,7 +186,7 @@ impl RaceReport {
         let kind = |a: &Access| if a.write { "Write" } else { "Read" };
         let c = &self.current;
         let _ = writeln!(out, "{} at 0x{:012x} by {}:", kind(c), c.addr, who(c.gid));
-        write_stack(&mut out, &c.stack, sym, style);
+        write_stack(&mut out, &c.stack, c.truncated, sym, style);
         let p = &self.previous;
         let _ = writeln!(
             out,
@@ -182,11 +195,11 @@ impl RaceReport {
             p.addr,
             who(p.gid)
         );
-        write_stack(&mut out, &p.stack, sym, style);
+        write_stack(&mut out, &p.stack, p.truncated, sym, style);
         for g in &self.goroutines {
             let state = if g.running { "running" } else { "finished" };
             let _ = writeln!(out, "\nGoroutine {} ({state}) created at:", g.gid);
-            write_stack(&mut out, &g.created_at, sym, style);
+            write_stack(&mut out, &g.created_at, g.truncated, sym, style);
         }
         out.push_str("==================\n");
         out
@@ -228,6 +241,7 @@ mod tests {
                 atomic: false,
                 gid: Some(7),
                 stack: vec![0x208, 0x905],
+                truncated: false,
             },
             previous: Access {
                 addr: 0xc000094000,
@@ -235,11 +249,13 @@ mod tests {
                 atomic: false,
                 gid: Some(MAIN_GID),
                 stack: vec![0x109, 0x905],
+                truncated: false,
             },
             goroutines: vec![GoroutineNote {
                 gid: 7,
                 running: true,
                 created_at: vec![0x108, 0x905],
+                truncated: false,
             }],
         }
     }
@@ -272,6 +288,20 @@ Goroutine 7 (running) created at:
       main.go:8 +0x8
 ==================
 "
+        );
+    }
+
+    #[test]
+    fn truncated_stacks_keep_their_last_frame_and_say_so() {
+        let mut r = report();
+        r.previous.stack = vec![0x109, 0x150];
+        r.previous.truncated = true;
+        let text = r.to_text(&mut Fake, &Style::default());
+        assert!(
+            text.contains(
+                "  main.main()\n      /src/app/main.go:80 +0x50\n  [outer frames not kept: gorace's stack depot was full]\n"
+            ),
+            "{text}"
         );
     }
 

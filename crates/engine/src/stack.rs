@@ -7,7 +7,10 @@
 //! goroutine's creation stack), in reports.
 //!
 //! Memory grows with the number of *distinct* stacks ever seen, never with the number
-//! of calls or accesses: a 64-byte node (key plus the first six children, so that
+//! of calls or accesses, and is capped: once the depot holds its soft cap of nodes
+//! ([`DEFAULT_SOFT_CAP`]), new stacks are kept truncated, as their innermost frame and
+//! the access pc under [`TRUNCATED`] (pairs of pcs: few, however deep or varied the
+//! recursion that overflowed the depot). Each node is a 64-byte node (key plus the first six children, so that
 //! re-walking a known stack stays in cache lines just used) and 32 to 64 bytes of index. Nodes are never
 //! freed. Looking a node up ([`StackDepot::intern`] of a known stack, [`StackDepot::pcs`])
 //! takes no lock: the index is [`SHARDS`] insert-only open-addressing tables of keys and
@@ -21,6 +24,11 @@ use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 /// The empty stack.
 pub const ROOT: u32 = 0;
+/// Parent of the nodes made once the depot is full: below it, a stack keeps only its
+/// innermost frame and the access (see [`StackDepot::try_intern`]).
+pub const TRUNCATED: u32 = 1;
+/// How many nodes the depot makes for full stacks by default (64 MiB of nodes).
+pub const DEFAULT_SOFT_CAP: u32 = 1 << 20;
 /// Most nodes the depot can hold (ids must fit a shadow cell's site field).
 pub const MAX_NODES: u32 = 1 << crate::cell::SITE_BITS;
 /// Index shards (independent spin locks).
@@ -159,6 +167,7 @@ struct Shard {
 pub struct StackDepot {
     chunks: [AtomicPtr<Node>; CHUNKS],
     next: AtomicU32,
+    soft_cap: AtomicU32,
     shards: [Shard; SHARDS],
 }
 
@@ -194,7 +203,8 @@ impl StackDepot {
     pub const fn new() -> Self {
         StackDepot {
             chunks: [const { AtomicPtr::new(ptr::null_mut()) }; CHUNKS],
-            next: AtomicU32::new(1),
+            next: AtomicU32::new(TRUNCATED + 1),
+            soft_cap: AtomicU32::new(DEFAULT_SOFT_CAP),
             shards: [const {
                 Shard {
                     table: AtomicPtr::new(ptr::null_mut()),
@@ -280,51 +290,69 @@ impl StackDepot {
         slot.id.store(id, Ordering::Release);
     }
 
+    /// Sets how many nodes full stacks may use (see the module documentation).
+    pub fn set_soft_cap(&self, nodes: u32) {
+        self.soft_cap
+            .store(nodes.clamp(16, MAX_NODES / 2), Ordering::Relaxed);
+    }
+
+    /// The node for `parent`'s stack extended by `pc`, creating it if needed, or `None`
+    /// when that would take the depot past its soft cap.
+    pub fn try_intern(&self, parent: u32, pc: u64) -> Option<u32> {
+        self.intern_inner(parent, pc, false)
+    }
+
     /// The node for `parent`'s stack extended by `pc` (a return address), creating it
-    /// if needed. Returns [`ROOT`] when the depot is full.
+    /// if needed, past the soft cap if need be. Returns [`ROOT`] when the depot is
+    /// completely full.
     pub fn intern(&self, parent: u32, pc: u64) -> u32 {
+        self.intern_inner(parent, pc, true).unwrap_or(ROOT)
+    }
+
+    fn intern_inner(&self, parent: u32, pc: u64, force: bool) -> Option<u32> {
         let parent_node = self.node(parent).or_else(|| {
             self.chunk_for(parent)?;
             self.node(parent)
         });
         if let Some(id) = parent_node.and_then(|n| n.kid(pc)) {
-            return id;
+            return Some(id);
         }
-        let id = self.intern_slow(parent, pc);
+        let id = self.intern_slow(parent, pc, force)?;
         if id != ROOT {
             if let Some(n) = parent_node {
                 n.add_kid(pc, id);
             }
         }
-        id
+        Some(id)
     }
 
-    fn intern_slow(&self, parent: u32, pc: u64) -> u32 {
+    fn intern_slow(&self, parent: u32, pc: u64, force: bool) -> Option<u32> {
         let h = Self::hash(parent, pc);
         let shard = &self.shards[h % SHARDS];
         let current = shard.table.load(Ordering::Acquire);
         // SAFETY: published tables are never freed (retired ones are kept).
         if let Some(t) = unsafe { current.as_ref() } {
             if let Some(id) = Self::find(t, h, parent, pc) {
-                return id;
+                return Some(id);
             }
+        }
+        if !force && self.len() >= self.soft_cap.load(Ordering::Relaxed) {
+            return None;
         }
         let mut state = shard.lock.lock();
         let mut table = shard.table.load(Ordering::Acquire);
         // SAFETY: as above; under the lock the table cannot change.
         if let Some(t) = unsafe { table.as_ref() } {
             if let Some(id) = Self::find(t, h, parent, pc) {
-                return id;
+                return Some(id);
             }
         }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         if id >= MAX_NODES {
             self.next.store(MAX_NODES, Ordering::Relaxed);
-            return ROOT;
+            return Some(ROOT);
         }
-        let Some(chunk) = self.chunk_for(id) else {
-            return ROOT;
-        };
+        let chunk = self.chunk_for(id)?;
         // SAFETY: `chunk` holds CHUNK nodes and the offset is below CHUNK; node `id` is
         // written only here, once, before the id is published.
         let node = unsafe { &*chunk.add(id as usize & (CHUNK - 1)) };
@@ -360,7 +388,7 @@ impl StackDepot {
         // SAFETY: `table` is the published table, non-null here.
         Self::place(unsafe { &*table }, h, parent, pc, id);
         state.count += 1;
-        id
+        Some(id)
     }
 
     /// The node for a whole stack, outermost pc first.
@@ -371,9 +399,18 @@ impl StackDepot {
     }
 
     /// The pcs of a node's stack, innermost first.
-    pub fn pcs(&self, mut id: u32) -> Vec<u64> {
+    pub fn pcs(&self, id: u32) -> Vec<u64> {
+        self.stack(id).0
+    }
+
+    /// The pcs of a node's stack, innermost first, and whether outer frames were not
+    /// kept (the stack was recorded after the depot filled up).
+    pub fn stack(&self, mut id: u32) -> (Vec<u64>, bool) {
         let mut out = Vec::new();
         while id != ROOT {
+            if id == TRUNCATED {
+                return (out, true);
+            }
             let Some(node) = self.node(id) else { break };
             let parent = node.parent.load(Ordering::Acquire);
             out.push(node.pc.load(Ordering::Relaxed));
@@ -382,12 +419,12 @@ impl StackDepot {
             }
             id = parent;
         }
-        out
+        (out, false)
     }
 
     /// Nodes interned so far.
     pub fn len(&self) -> u32 {
-        self.next.load(Ordering::Relaxed).min(MAX_NODES) - 1
+        self.next.load(Ordering::Relaxed).min(MAX_NODES) - 1 - TRUNCATED
     }
 
     pub fn is_empty(&self) -> bool {
@@ -443,6 +480,24 @@ mod tests {
             "interning is idempotent"
         );
         assert!(d.pcs(ROOT).is_empty());
+    }
+
+    #[test]
+    fn past_the_soft_cap_only_forced_nodes_are_made() {
+        let d = StackDepot::new();
+        d.set_soft_cap(20);
+        for pc in 0..20 {
+            assert!(d.try_intern(ROOT, pc + 1).is_some());
+        }
+        assert_eq!(d.try_intern(ROOT, 100), None, "full");
+        assert_eq!(
+            d.try_intern(ROOT, 5),
+            Some(d.intern(ROOT, 5)),
+            "known nodes still found"
+        );
+        let t = d.intern(d.intern(TRUNCATED, 0x40), 0x41);
+        assert_eq!(d.stack(t), (vec![0x41, 0x40], true));
+        assert_eq!(d.stack(d.intern(ROOT, 3)), (vec![3], false));
     }
 
     #[test]
