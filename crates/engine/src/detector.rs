@@ -11,7 +11,7 @@ use crate::clock::{ThreadClock, MAX_EPOCH};
 use crate::goroutine::Goroutine;
 use crate::options::Options;
 use crate::report::{Access, GoroutineNote, RaceReport, Seen, Style, Symbolize, MAIN_GID};
-use crate::shadow::{self, Granule};
+use crate::shadow::{self, Granule, Outcome};
 use crate::slots::SlotTable;
 use crate::stack::{StackDepot, ROOT};
 use crate::sync::SyncTable;
@@ -163,8 +163,8 @@ impl<P: Platform> Detector<P> {
     pub fn access(&self, g: &mut Goroutine, addr: usize, len: usize, kind: Kind, pc: u64) {
         let cur = Cell::new(g.stamp, (addr & 7) as u64, len as u64, kind);
         let granule = self.platform.granule(addr);
-        if let Err(primary) = shadow::repeat(granule, cur) {
-            self.access_slow(g, addr, granule, cur, primary, pc);
+        if shadow::repeat(granule, cur).is_err() {
+            self.access_slow(g, addr, granule, cur, pc);
         }
     }
 
@@ -175,24 +175,13 @@ impl<P: Platform> Detector<P> {
         addr: usize,
         granule: Granule<'_>,
         cur: Cell,
-        primary: (Cell, Cell),
         pc: u64,
     ) {
-        let race = {
-            let Goroutine {
-                clock,
-                stack,
-                stamped,
-                ..
-            } = &mut *g;
-            let mut site = || {
-                *stamped = true;
-                stack.site(&self.stacks, pc)
-            };
-            shadow::check_and_store(granule, clock, cur, primary, &mut site)
-        };
-        if let Some(prev) = race {
-            self.report_race(g, addr, cur, prev, pc);
+        let cur = cur.with_site(g.stack.site(&self.stacks, pc));
+        match shadow::check_and_store(granule, &g.clock, cur) {
+            Outcome::Known => {}
+            Outcome::Stored => g.stamped = true,
+            Outcome::Race(prev) => self.report_race(g, addr, cur, prev, pc),
         }
     }
 
@@ -200,32 +189,22 @@ impl<P: Platform> Detector<P> {
     pub fn access_range(&self, g: &mut Goroutine, addr: usize, size: usize, kind: Kind, pc: u64) {
         let end = addr.saturating_add(size);
         let mut a = addr;
-        let mut site_node = None;
+        let mut site = None;
         while a < end {
             let n = ((a & !7) + 8).min(end) - a;
             let cur = Cell::new(g.stamp, (a & 7) as u64, n as u64, kind);
             let granule = self.platform.granule(a);
-            let race = {
-                let Goroutine {
-                    clock,
-                    stack,
-                    stamped,
-                    ..
-                } = &mut *g;
-                let mut site = || {
-                    *stamped = true;
-                    *site_node.get_or_insert_with(|| stack.site(&self.stacks, pc))
-                };
-                match shadow::repeat(granule, cur) {
-                    Ok(()) => None,
-                    Err(primary) => {
-                        shadow::check_and_store(granule, clock, cur, primary, &mut site)
+            if shadow::repeat(granule, cur).is_err() {
+                let site = *site.get_or_insert_with(|| g.stack.site(&self.stacks, pc));
+                let cur = cur.with_site(site);
+                match shadow::check_and_store(granule, &g.clock, cur) {
+                    Outcome::Known => {}
+                    Outcome::Stored => g.stamped = true,
+                    Outcome::Race(prev) => {
+                        self.report_race(g, a, cur, prev, pc);
+                        return;
                     }
                 }
-            };
-            if let Some(prev) = race {
-                self.report_race(g, a, cur, prev, pc);
-                return;
             }
             a += n;
         }

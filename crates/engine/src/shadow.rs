@@ -63,34 +63,51 @@ pub fn repeat(g: Granule<'_>, cur: Cell) -> Result<(), (Cell, Cell)> {
     Err((p0, p1))
 }
 
-/// Checks `cur` (a cell without its site) against the granule and remembers it.
-/// `p0`, `p1` are the primary cells as [`repeat`] read them.
-///
-/// Returns the remembered cell it races with, if any; in that case nothing is stored
-/// (the caller reports the race). `site` is called at most once, only when the access
-/// must be remembered.
-pub fn check_and_store(
-    g: Granule<'_>,
-    clock: &ThreadClock,
-    cur: Cell,
-    (p0, p1): (Cell, Cell),
-    site: &mut impl FnMut() -> u32,
-) -> Option<Cell> {
-    if subsumes(p0, cur) || subsumes(p1, cur) {
-        return None;
-    }
-    check_and_store_slow(g, clock, cur, p0, p1, site)
+/// What [`check_and_store`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A remembered access already says everything this one would: nothing stored.
+    Known,
+    /// The access is now remembered.
+    Stored,
+    /// It races with this remembered access (nothing stored; the caller reports).
+    Race(Cell),
 }
 
-fn check_and_store_slow(
+/// Checks `cur` (a complete cell, site included) against the granule's cells, read
+/// afresh, and remembers it.
+///
+/// The caller computes the site *before* calling, so the window between reading the
+/// cells and storing is a few dozen instructions: two goroutines racing on the same
+/// granule at the same instant can still both miss the other (as in ThreadSanitizer),
+/// but a slow stack-depot lookup never widens the window. The one store that could
+/// lose a whole third or fourth access, the spill to the secondary plane, is a
+/// compare-and-swap, retried with the secondary cells in view.
+pub fn check_and_store(g: Granule<'_>, clock: &ThreadClock, cur: Cell) -> Outcome {
+    let mut see_secondary = false;
+    loop {
+        let p0 = Cell(g.primary[0].load(Relaxed));
+        let p1 = Cell(g.primary[1].load(Relaxed));
+        match check_and_store_once(g, clock, cur, p0, p1, see_secondary) {
+            Some(outcome) => return outcome,
+            None => see_secondary = true, // lost the spill: look again, secondary included
+        }
+    }
+}
+
+/// One attempt; `None` when the spill to the secondary plane lost a race.
+fn check_and_store_once(
     g: Granule<'_>,
     clock: &ThreadClock,
     cur: Cell,
     p0: Cell,
     p1: Cell,
-    site: &mut impl FnMut() -> u32,
-) -> Option<Cell> {
-    let more = p0.more();
+    see_secondary: bool,
+) -> Option<Outcome> {
+    if subsumes(p0, cur) || subsumes(p1, cur) {
+        return Some(Outcome::Known);
+    }
+    let more = p0.more() || see_secondary;
     let mut cells = [p0.with_more(false), p1, Cell::EMPTY, Cell::EMPTY];
     let n = if more {
         cells[2] = Cell(g.secondary[0].load(Relaxed));
@@ -113,11 +130,11 @@ fn check_and_store_slow(
             continue;
         }
         if subsumes(c, cur) {
-            return None;
+            return Some(Outcome::Known);
         }
         let hb = happens_before(c, clock);
         if !hb && c.kinds_conflict(cur) {
-            return Some(c);
+            return Some(Outcome::Race(c));
         }
         if hb && cur.covers(c) && cur.at_least_as_strong(c) {
             replace[i] = true;
@@ -125,7 +142,7 @@ fn check_and_store_slow(
         }
     }
 
-    let new = cur.with_site(site());
+    let new = cur;
     let write = |i: usize, c: Cell| match i {
         0 => g.primary[0].store(c.with_more(more).0, Relaxed),
         1 => g.primary[1].store(c.0, Relaxed),
@@ -140,7 +157,7 @@ fn check_and_store_slow(
                 write(j, Cell::EMPTY);
             }
         }
-        return None;
+        return Some(Outcome::Stored);
     }
     if any_replace {
         let mut placed = false;
@@ -150,23 +167,28 @@ fn check_and_store_slow(
                 placed = true;
             }
         }
-        return None;
+        return Some(Outcome::Stored);
     }
     if let Some(i) = empty {
         write(i, new);
-        return None;
+        return Some(Outcome::Stored);
     }
     if !more {
-        g.secondary[0].store(new.0, Relaxed);
-        g.secondary[1].store(0, Relaxed);
-        g.primary[0].store(p0.with_more(true).0, Relaxed);
-        return None;
+        // Spill: claim the first secondary cell, then announce it.
+        if g.secondary[0]
+            .compare_exchange(0, new.0, Relaxed, Relaxed)
+            .is_err()
+        {
+            return None;
+        }
+        g.primary[0].fetch_or(Cell::EMPTY.with_more(true).0, Relaxed);
+        return Some(Outcome::Stored);
     }
-    // All four cells hold mutually unordered accesses: evict one, chosen by a cheap hash
-    // so that a steady stream of accesses does not always push out the same cell.
+    // All four cells hold accesses the new one does not subsume: evict one, chosen by a
+    // cheap hash so that a steady stream of accesses does not always push out the same.
     let victim = ((cur.0 >> 16) ^ (cur.0 >> 40) ^ cells[0].0) as usize % 4;
     write(victim, new);
-    None
+    Some(Outcome::Stored)
 }
 
 /// Forgets every access remembered for the granule (memory was freshly allocated).
@@ -233,7 +255,10 @@ mod tests {
     ) -> Option<Cell> {
         match repeat(m.g(), cur) {
             Ok(()) => None,
-            Err(p) => check_and_store(m.g(), clk, cur, p, site),
+            Err(_) => match check_and_store(m.g(), clk, cur.with_site(site())) {
+                Outcome::Race(c) => Some(c),
+                Outcome::Known | Outcome::Stored => None,
+            },
         }
     }
 
@@ -346,6 +371,20 @@ mod tests {
             );
         }
         assert_eq!(calls, 1, "only the first access needed a site");
+    }
+
+    #[test]
+    fn a_lost_spill_is_retried_with_the_secondary_cells_in_view() {
+        let m = Mem::new();
+        let (a, b, c) = (clock(&[(1, 1)]), clock(&[(2, 1)]), clock(&[(3, 1)]));
+        acc(&m, &a, 1, 0, 1, Kind::Write);
+        acc(&m, &b, 2, 2, 1, Kind::Write);
+        // Goroutine 3 spilled its write of byte 1 but has not yet set `more`.
+        let theirs = Cell::new(Cell::stamp(3, 1), 1, 1, Kind::Write).with_site(7);
+        m.1[0].store(theirs.0, Relaxed);
+        let mine = Cell::new(Cell::stamp(1, 1), 1, 1, Kind::Write).with_site(8);
+        assert_eq!(check_and_store(m.g(), &a, mine), Outcome::Race(theirs));
+        let _ = c;
     }
 
     #[test]

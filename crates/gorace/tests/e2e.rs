@@ -455,7 +455,6 @@ fn same_byte_field_races_and_neighbours_do_not() {
 /// shadowed word can then be simultaneous. gorace must still report the race every
 /// time (the stock runtime did in 1900 of 1900 runs on 2 cores).
 #[test]
-#[ignore = "gorace bug: misses this race in 1-6% of runs when two goroutines update one 8-byte shadow word at once (stock: never)"]
 fn same_byte_field_race_is_reported_every_time() {
     ready();
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
