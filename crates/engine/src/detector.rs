@@ -129,19 +129,27 @@ impl<P: Platform> Detector<P> {
     // Taking the Box says the goroutine's state ends here.
     #[allow(clippy::boxed_local)]
     pub fn go_end(&self, g: Box<Goroutine>) {
-        self.slots.detach(g.slot, g.gid, g.last_used_epoch());
+        self.slots.detach(g.slot, g.gid, g.last_used_epoch(), true);
+        for &slot in &g.moved_from {
+            self.slots.finished(slot, g.gid);
+        }
     }
 
     /// Moves `g` to its next epoch after a release.
+    /// If its slot was preempted (or is exhausted), the goroutine moves to another.
     fn tick(&self, g: &mut Goroutine) {
-        match self.slots.tick(g.slot) {
-            Some(e) => g.set_epoch(g.slot, e),
-            None => {
-                self.slots.retire(g.slot);
-                self.slots.detach(g.slot, g.gid, MAX_EPOCH);
-                self.attach(g);
+        if self.slots.holds(g.slot, g.gid) {
+            if let Some(e) = self.slots.tick(g.slot) {
+                g.set_epoch(g.slot, e);
+                return;
             }
+            self.slots.retire(g.slot);
         }
+        self.slots.detach(g.slot, g.gid, g.epoch, false);
+        if !g.moved_from.contains(&g.slot) {
+            g.moved_from.push(g.slot);
+        }
+        self.attach(g);
     }
 
     /// Function entry; `pc` is the caller's return address, `depth` the goroutine's

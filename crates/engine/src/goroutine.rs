@@ -197,6 +197,9 @@ pub struct Goroutine {
     pub ignore_sync: u32,
     /// Stack-depot node of the `go` statement that created this goroutine.
     pub creation: u32,
+    /// Slots this goroutine held before moving on (preempted or exhausted); their
+    /// journals learn when it ends.
+    pub moved_from: Vec<Slot>,
 }
 
 impl Goroutine {
@@ -211,6 +214,7 @@ impl Goroutine {
             stack: ShadowStack::new(),
             ignore_sync: 0,
             creation,
+            moved_from: Vec::new(),
         }
     }
 

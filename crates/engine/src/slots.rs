@@ -1,31 +1,34 @@
 //! Slots: the identities goroutines use in vector clocks and shadow cells.
 //!
 //! A Go program may create millions of goroutines, but vector clocks have a fixed
-//! width ([`MAX_SLOTS`]). Each goroutine therefore *holds a slot* for its life. A slot's
+//! width ([`MAX_SLOTS`]). Each goroutine therefore *holds a slot*, exclusively. A slot's
 //! epochs keep counting across holders, so every `(slot, epoch)` pair names one interval
 //! of one goroutine's execution, and a [`Journal`] per slot remembers which goroutine
 //! that was (for reports).
 //!
-//! When a goroutine ends its slot is freed, and the choice of slot for a new goroutine
-//! decides precision:
+//! When a goroutine starts, the choice of its slot decides precision:
 //!
-//! 1. **Happens-before-safe reuse** (preferred): slot `s` whose last holder's last
-//!    stamped epoch `E` is already known to the new goroutine (`parent_clock[s] >= E`).
+//! 1. **Happens-before-safe reuse** (preferred): a free slot `s` whose last holder's last
+//!    used epoch `E` is already known to the new goroutine (`parent_clock[s] >= E`).
 //!    Anything that later synchronises with the new holder is then genuinely ordered
 //!    after every access of the old holder, so reuse loses nothing. This is the
 //!    condition Miri uses for reusing vector indices, specialised to the creating
 //!    goroutine (Go has no joins, but WaitGroups, channels and semaphores make parents
 //!    learn about finished children all the time).
 //! 2. A never-used slot.
-//! 3. The free slot that has been free the longest (FIFO, like ThreadSanitizer): sound
-//!    against false positives, may hide a race between the old and the new holder.
-//! 4. When all slots are held by live goroutines, a live slot is *shared*. Sharers look
-//!    like one goroutine to each other (races between them can be missed), never like
-//!    strangers (no false positives): a sharer's epoch always comes from the slot's one
-//!    counter, which only grows.
+//! 3. The free slot that has been free the longest (FIFO, like ThreadSanitizer). Never a
+//!    false positive; whoever later synchronises with the new holder looks ordered after
+//!    the old holder's accesses too.
+//! 4. With all slots held by live goroutines, the **least active** slot (fewest epochs
+//!    advanced since the previous such choice: typically a goroutine blocked for long)
+//!    is *preempted*, as in ThreadSanitizer: it changes holder, and the goroutine that
+//!    held it moves to another slot at its next release (its clock keeps the old entry,
+//!    so its own past stays ordered before it). Holders never overlap, so the journal
+//!    always names the right goroutine; races between the preempted goroutine's
+//!    accesses up to its next release and the new holder's can be missed.
 //!
 //! A slot whose epoch counter reaches [`MAX_EPOCH`] is retired; its holder moves to
-//! another slot (its clock keeps the old entry, so its own past stays ordered before it).
+//! another slot the same way.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -36,6 +39,9 @@ use crate::clock::{Epoch, Slot, ThreadClock, MAX_EPOCH, MAX_SLOTS};
 /// Journal entries kept per slot; older tenures are forgotten (reports then name the
 /// goroutine as unknown, the access stack itself is never lost).
 pub const JOURNAL_CAP: usize = 4096;
+
+/// No goroutine holds the slot.
+const NOBODY: u32 = u32::MAX;
 
 /// One goroutine's tenure on a slot, from `start` on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,10 +84,10 @@ impl Journal {
 }
 
 struct SlotState {
-    /// Live goroutines holding the slot (more than one when shared).
-    holders: u32,
     /// For a free slot: the last epoch its holders stamped on any access or released.
     last_used: Epoch,
+    /// The slot's epoch when the last preemption victim was chosen (activity since).
+    seen: Epoch,
     retired: bool,
     journal: Journal,
 }
@@ -90,8 +96,6 @@ struct Inner {
     slots: Vec<SlotState>,
     /// Free slots, oldest first.
     free: VecDeque<Slot>,
-    /// Round-robin cursor for sharing when every slot is held.
-    share_next: usize,
 }
 
 /// What [`SlotTable::attach`] decided, for tests and statistics.
@@ -100,13 +104,14 @@ pub enum Choice {
     SafeReuse,
     Fresh,
     UnsafeReuse,
-    Shared,
+    Preempted,
 }
 
 /// All slots. Attach/detach take a spin lock (goroutine start and end only); epoch
-/// increments are a lock-free atomic add.
+/// increments and the holder check of a release are lock-free.
 pub struct SlotTable {
     epochs: [AtomicU32; MAX_SLOTS],
+    holders: [AtomicU32; MAX_SLOTS],
     inner: crate::lock::Mutex<Inner>,
 }
 
@@ -120,17 +125,17 @@ impl SlotTable {
     pub fn new() -> Self {
         SlotTable {
             epochs: [const { AtomicU32::new(0) }; MAX_SLOTS],
+            holders: [const { AtomicU32::new(NOBODY) }; MAX_SLOTS],
             inner: crate::lock::Mutex::new(Inner {
                 slots: Vec::new(),
                 free: VecDeque::new(),
-                share_next: 0,
             }),
         }
     }
 
     /// Gives goroutine `gid` a slot and its first epoch there. `known` is the clock the
-    /// goroutine starts with (its parent's). Returns `None` only when every slot's epochs
-    /// are exhausted.
+    /// goroutine starts with (its parent's, or its own when it moves). Returns `None`
+    /// only when every slot's epochs are exhausted.
     pub fn attach(
         &self,
         known: &ThreadClock,
@@ -139,14 +144,15 @@ impl SlotTable {
     ) -> Option<(Slot, Epoch, Choice)> {
         let mut inner = self.inner.lock();
         for _ in 0..2 * MAX_SLOTS {
-            let (slot, choice) = Self::choose(&mut inner, known)?;
+            let (slot, choice) = self.choose(&mut inner, known)?;
             let epoch = self.epochs[slot as usize].fetch_add(1, Ordering::Relaxed) + 1;
             let st = &mut inner.slots[slot as usize];
             if epoch > MAX_EPOCH {
                 st.retired = true;
-                st.holders = st.holders.saturating_sub(1);
+                self.holders[slot as usize].store(NOBODY, Ordering::Relaxed);
                 continue;
             }
+            self.holders[slot as usize].store(gid, Ordering::Relaxed);
             st.journal.push(Tenure {
                 start: epoch,
                 gid,
@@ -158,7 +164,7 @@ impl SlotTable {
         None
     }
 
-    fn choose(inner: &mut Inner, known: &ThreadClock) -> Option<(Slot, Choice)> {
+    fn choose(&self, inner: &mut Inner, known: &ThreadClock) -> Option<(Slot, Choice)> {
         // 1. A free slot whose last holder the new goroutine already happens-after.
         let safe = inner.free.iter().position(|&s| {
             let st = &inner.slots[s as usize];
@@ -166,15 +172,14 @@ impl SlotTable {
         });
         if let Some(i) = safe {
             let s = inner.free.remove(i).expect("index from position");
-            inner.slots[s as usize].holders = 1;
             return Some((s, Choice::SafeReuse));
         }
         // 2. A slot never used before.
         if inner.slots.len() < MAX_SLOTS {
             let s = inner.slots.len() as Slot;
             inner.slots.push(SlotState {
-                holders: 1,
                 last_used: 0,
+                seen: 0,
                 retired: false,
                 journal: Journal::default(),
             });
@@ -182,48 +187,58 @@ impl SlotTable {
         }
         // 3. The slot free the longest.
         while let Some(s) = inner.free.pop_front() {
-            let st = &mut inner.slots[s as usize];
-            if !st.retired {
-                st.holders = 1;
+            if !inner.slots[s as usize].retired {
                 return Some((s, Choice::UnsafeReuse));
             }
         }
-        // 4. Share a live slot.
-        for _ in 0..MAX_SLOTS {
-            let s = inner.share_next % MAX_SLOTS;
-            inner.share_next = inner.share_next.wrapping_add(1);
-            let st = &mut inner.slots[s];
-            if !st.retired && st.holders > 0 {
-                st.holders += 1;
-                return Some((s as Slot, Choice::Shared));
+        // 4. Preempt the least active held slot.
+        let mut victim = None;
+        let mut least = u32::MAX;
+        for (s, st) in inner.slots.iter_mut().enumerate() {
+            let now = self.epochs[s].load(Ordering::Relaxed);
+            let advanced = now.wrapping_sub(st.seen);
+            st.seen = now;
+            if !st.retired && advanced < least {
+                least = advanced;
+                victim = Some(s as Slot);
             }
         }
-        None
+        victim.map(|s| (s, Choice::Preempted))
     }
 
-    /// Goroutine `gid` leaves `slot`; `last_used` is the last epoch it stamped or
-    /// released there.
-    pub fn detach(&self, slot: Slot, gid: u32, last_used: Epoch) {
+    /// Whether `gid` still holds `slot` (it may have been preempted).
+    #[inline]
+    pub fn holds(&self, slot: Slot, gid: u32) -> bool {
+        self.holders[slot as usize].load(Ordering::Relaxed) == gid
+    }
+
+    /// Goroutine `gid` leaves `slot` because it `ended` (else it moves to another slot);
+    /// `last_used` is the last epoch it stamped or released there. A preempted
+    /// goroutine's slot is no longer its own to free.
+    pub fn detach(&self, slot: Slot, gid: u32, last_used: Epoch, ended: bool) {
         let mut inner = self.inner.lock();
-        let current = self.epochs[slot as usize].load(Ordering::Relaxed);
         let st = &mut inner.slots[slot as usize];
-        st.journal.finish(gid);
-        st.holders = st.holders.saturating_sub(1);
-        if st.holders > 0 {
+        if ended {
+            st.journal.finish(gid);
+        }
+        if self.holders[slot as usize].load(Ordering::Relaxed) != gid {
             return;
         }
-        // With sharers gone we cannot know which of them stamped last: be conservative.
-        st.last_used = if st.journal.find(current).map(|t| t.gid) == Some(gid) {
-            last_used
-        } else {
-            current
-        };
+        self.holders[slot as usize].store(NOBODY, Ordering::Relaxed);
+        st.last_used = last_used;
         if !st.retired {
             inner.free.push_back(slot);
         }
     }
 
-    /// A new epoch for a holder of `slot` (after a release). `None` when the slot is
+    /// Records that goroutine `gid`, which once held `slot` and moved on, has ended.
+    pub fn finished(&self, slot: Slot, gid: u32) {
+        if let Some(st) = self.inner.lock().slots.get_mut(slot as usize) {
+            st.journal.finish(gid);
+        }
+    }
+
+    /// A new epoch for the holder of `slot` (after a release). `None` when the slot is
     /// exhausted: the caller must move to another slot.
     #[inline]
     pub fn tick(&self, slot: Slot) -> Option<Epoch> {
@@ -267,7 +282,7 @@ mod tests {
         assert_eq!((s0, e0, c0), (0, 1, Choice::Fresh));
         let (s1, e1, _) = t.attach(&empty, 1, 0).unwrap();
         assert_eq!((s1, e1), (1, 1));
-        t.detach(s1, 1, 1);
+        t.detach(s1, 1, 1, true);
         // A sibling that never heard of goroutine 1 does not get its slot.
         let (s2, _, c2) = t.attach(&empty, 2, 0).unwrap();
         assert_eq!((s2, c2), (2, Choice::Fresh));
@@ -282,20 +297,36 @@ mod tests {
     }
 
     #[test]
-    fn full_table_falls_back_to_oldest_free_then_sharing() {
+    fn full_table_falls_back_to_oldest_free_then_preempts_the_least_active() {
         let t = SlotTable::new();
         let empty = ThreadClock::new();
         for g in 0..MAX_SLOTS as u32 {
             t.attach(&empty, g, 0).unwrap();
         }
-        t.detach(5, 5, 1);
-        t.detach(9, 9, 1);
+        t.detach(5, 5, 1, true);
+        t.detach(9, 9, 1, true);
         let (s, _, c) = t.attach(&empty, 1000, 0).unwrap();
         assert_eq!((s, c), (5, Choice::UnsafeReuse), "oldest free first");
         let (s, _, c) = t.attach(&empty, 1001, 0).unwrap();
         assert_eq!((s, c), (9, Choice::UnsafeReuse));
-        let (_, _, c) = t.attach(&empty, 1002, 0).unwrap();
-        assert_eq!(c, Choice::Shared);
+        // Every slot but 7 advances; 7's holder is idle and loses its slot.
+        for s in 0..MAX_SLOTS as u16 {
+            if s != 7 {
+                t.tick(s);
+            }
+        }
+        let (s, e, c) = t.attach(&empty, 1002, 0).unwrap();
+        assert_eq!((s, c), (7, Choice::Preempted));
+        assert!(t.holds(7, 1002) && !t.holds(7, 7));
+        assert_eq!(
+            t.who(7, e).unwrap().gid,
+            1002,
+            "the journal names the new holder"
+        );
+        assert_eq!(t.who(7, e - 1).unwrap().gid, 7, "and the old one before");
+        // The preempted goroutine's exit does not free a slot it no longer holds.
+        t.detach(7, 7, e - 1, true);
+        assert!(t.holds(7, 1002));
     }
 
     #[test]
@@ -304,7 +335,7 @@ mod tests {
         let empty = ThreadClock::new();
         let (s, e, _) = t.attach(&empty, 0, 0).unwrap();
         assert_eq!(t.tick(s), Some(e + 1));
-        t.detach(s, 0, e + 1);
+        t.detach(s, 0, e + 1, true);
         let mut known = ThreadClock::new();
         known.set(s, e + 1);
         let (s2, e2, _) = t.attach(&known, 1, 0).unwrap();

@@ -1000,11 +1000,10 @@ fn recovered_panics_leave_no_stale_frames() {
     );
 }
 
-/// More goroutines alive at once than gorace has vector-clock slots: the main
-/// goroutine's slot gets shared, and the report must still name main for main's access
-/// (the stock runtime does).
+/// More goroutines alive at once than gorace has vector-clock slots: slots get
+/// preempted, and the report must still name main for main's access (the stock runtime
+/// does).
 #[test]
-#[ignore = "gorace bug: after >256 goroutines were alive at once, main's access is reported as by a finished worker goroutine"]
 fn many_live_goroutines_keep_access_attribution() {
     let src = Source::load("many_goroutines.go");
     let out = gorace_run_racy(&src.name, "");
