@@ -4,8 +4,8 @@
 //! Both run with the same environment (GORACE unset, the same Go first on PATH) and
 //! `-count=1 -timeout`; a hard kill some minutes after the timeout turns a hang into
 //! `timeout`. A package passes when gorace's outcome (ok, FAIL, timeout, ...) equals
-//! stock's. Results go to target/conformance-std.json, the full outputs to
-//! target/conformance-std/.
+//! stock's. Results go to target/conformance-std.json (rewritten after each package),
+//! the full outputs to target/conformance-std/ (`--out` moves both).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -87,6 +87,10 @@ pub struct Opts {
     /// Go toolchain for both sides: a GOROOT, its bin directory, or a `go` binary
     #[arg(long)]
     go: Option<PathBuf>,
+    /// Directory for the outputs; the results go to `<out>.json`
+    /// (default: target/conformance-std)
+    #[arg(long)]
+    out: Option<PathBuf>,
     /// Skip building every test binary first (then build time counts in the timings)
     #[arg(long)]
     no_warm: bool,
@@ -349,7 +353,11 @@ pub fn run(opts: Opts) -> Result<()> {
     let version = env.version()?;
     let built = crate::gorace()?;
     let root = std::fs::canonicalize(crate::root()).unwrap_or_else(|_| crate::root());
-    let dir = root.join("target/conformance-std");
+    let dir = match &opts.out {
+        Some(d) => std::path::absolute(d)?,
+        None => root.join("target/conformance-std"),
+    };
+    let json_path = dir.with_extension("json");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     // A copy of the binary (and so of the runtime it embeds): a rebuild of
     // target/release during the sweep does not change what is tested.
@@ -398,7 +406,14 @@ pub fn run(opts: Opts) -> Result<()> {
                 match test_pkg(&gorace, &env, &dir, pkg, opts.timeout) {
                     Ok(r) => {
                         println!("{}", line(&r));
-                        results.lock().unwrap()[i] = Some(r);
+                        let mut all = results.lock().unwrap();
+                        all[i] = Some(r);
+                        // Results so far, so that a sweep stopped midway leaves them.
+                        let done: Vec<&PkgResult> = all.iter().flatten().collect();
+                        let _ = std::fs::write(
+                            &json_path,
+                            to_json(&version, &gorace_version, opts.timeout, &done),
+                        );
                     }
                     Err(e) => errors
                         .lock()
@@ -419,10 +434,10 @@ pub fn run(opts: Opts) -> Result<()> {
         .collect();
     let passed = results.iter().filter(|r| r.same()).count();
     let failed = results.len() - passed;
-    let json_path = root.join("target/conformance-std.json");
+    let all: Vec<&PkgResult> = results.iter().collect();
     std::fs::write(
         &json_path,
-        to_json(&version, &gorace_version, opts.timeout, &results),
+        to_json(&version, &gorace_version, opts.timeout, &all),
     )
     .with_context(|| format!("writing {}", json_path.display()))?;
     let stock_total: f64 = results.iter().map(|r| r.stock.wall_secs).sum();
@@ -490,7 +505,7 @@ fn json_side(s: &Side, detail: bool) -> String {
     o
 }
 
-fn to_json(version: &str, gorace_version: &str, timeout: u64, results: &[PkgResult]) -> String {
+fn to_json(version: &str, gorace_version: &str, timeout: u64, results: &[&PkgResult]) -> String {
     let passed = results.iter().filter(|r| r.same()).count();
     let mut o = format!(
         "{{\n  \"go\": {},\n  \"gorace\": {},\n  \"timeout_secs\": {timeout},\n  \"passed\": {passed},\n  \"failed\": {},\n  \"packages\": [\n",
@@ -650,7 +665,7 @@ FAIL
             l.contains("--- FAIL: TestA") && l.contains("panic: boom"),
             "{l}"
         );
-        let j = to_json("go1.27.3", "gorace", 600, &[r]);
+        let j = to_json("go1.27.3", "gorace", 600, &[&r]);
         assert!(j.contains("\"verdict\": \"DIFFERENT\""), "{j}");
         assert!(j.contains("\"tail\": \"panic: boom\\n"), "{j}");
     }
