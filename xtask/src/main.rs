@@ -9,6 +9,7 @@
 //!   GOAMD64=v3.
 //! - `conformance std`: standard packages' tests, stock `go test -race` against gorace.
 
+mod bench;
 mod conformance;
 mod std_sweep;
 
@@ -34,6 +35,8 @@ enum Task {
         #[command(subcommand)]
         suite: conformance::Suite,
     },
+    /// Benchmark gorace against the stock race runtime (and plain and floor builds)
+    Bench(bench::Opts),
 }
 
 /// The workspace root.
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
     let r = match cli.task {
         Task::Test => test(),
         Task::Conformance { suite } => conformance::run(suite),
+        Task::Bench(opts) => bench::bench(opts),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

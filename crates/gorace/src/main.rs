@@ -67,9 +67,27 @@ fn go_env(s: &goroot::Shadow) -> Vec<(&'static str, OsString)> {
     ]
 }
 
+/// The runtime object to use: the embedded one, or the file named by
+/// `GORACE_RUNTIME_OBJECT` (for gorace's own benchmarks, which compare against a
+/// do-nothing runtime).
+fn runtime_object() -> Result<std::borrow::Cow<'static, [u8]>> {
+    match std::env::var_os("GORACE_RUNTIME_OBJECT").filter(|p| !p.is_empty()) {
+        Some(path) => {
+            let bytes = std::fs::read(&path).with_context(|| {
+                format!(
+                    "cannot read GORACE_RUNTIME_OBJECT={}; unset it to use the built-in runtime",
+                    std::path::Path::new(&path).display()
+                )
+            })?;
+            Ok(bytes.into())
+        }
+        None => Ok(RUNTIME_OBJECT.into()),
+    }
+}
+
 fn shadow() -> Result<goroot::Shadow> {
     let tc = toolchain::find()?;
-    goroot::ensure(&tc, RUNTIME_OBJECT, &goroot::cache_base()?)
+    goroot::ensure(&tc, &runtime_object()?, &goroot::cache_base()?)
 }
 
 fn run_go(sub: &str, args: &[OsString]) -> Result<ExitCode> {
@@ -117,15 +135,15 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }),
-        Cmd::Version => toolchain::find().map(|tc| {
+        Cmd::Version => toolchain::find().and_then(|tc| {
             println!(
                 "gorace {} (runtime {}) with {} at {}",
                 env!("CARGO_PKG_VERSION"),
-                goroot::digest(RUNTIME_OBJECT),
+                goroot::digest(&runtime_object()?),
                 tc.version,
                 tc.goroot.display()
             );
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }),
     };
     result.unwrap_or_else(|e| {
