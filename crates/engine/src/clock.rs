@@ -31,6 +31,8 @@ pub const MAX_EPOCH: Epoch = (1 << crate::cell::EPOCH_BITS) - 1;
 #[derive(Clone)]
 pub struct ThreadClock {
     e: Box<[Epoch; MAX_SLOTS]>,
+    /// Every entry at or past `len` is zero (so releases copy only the used prefix).
+    len: usize,
 }
 
 impl Default for ThreadClock {
@@ -43,6 +45,7 @@ impl ThreadClock {
     pub fn new() -> Self {
         ThreadClock {
             e: Box::new([0; MAX_SLOTS]),
+            len: 0,
         }
     }
 
@@ -56,7 +59,11 @@ impl ThreadClock {
 
     #[inline]
     pub fn set(&mut self, slot: Slot, epoch: Epoch) {
-        self.e[slot as usize & (MAX_SLOTS - 1)] = epoch;
+        let i = slot as usize & (MAX_SLOTS - 1);
+        self.e[i] = epoch;
+        if epoch != 0 {
+            self.len = self.len.max(i + 1);
+        }
     }
 
     /// `self = max(self, other)`: everything `other` knows now happens-before us.
@@ -64,18 +71,21 @@ impl ThreadClock {
         for (mine, theirs) in self.e.iter_mut().zip(other.e.iter()) {
             *mine = (*mine).max(*theirs);
         }
+        self.len = self.len.max(other.e.len());
     }
 
     /// `self = max(self, other)` for another goroutine's clock.
     pub fn join(&mut self, other: &ThreadClock) {
-        for (mine, theirs) in self.e.iter_mut().zip(other.e.iter()) {
+        let n = other.len;
+        for (mine, theirs) in self.e[..n].iter_mut().zip(other.e[..n].iter()) {
             *mine = (*mine).max(*theirs);
         }
+        self.len = self.len.max(n);
     }
 
-    /// Number of leading slots that can be non-zero (trailing zeros trimmed).
+    /// Number of leading slots that can be non-zero.
     fn used_len(&self) -> usize {
-        self.e.iter().rposition(|&x| x != 0).map_or(0, |i| i + 1)
+        self.len
     }
 
     pub fn as_slice(&self) -> &[Epoch] {
@@ -118,6 +128,25 @@ impl SyncClock {
         for (mine, theirs) in self.e.iter_mut().zip(clock.as_slice().iter()) {
             *mine = (*mine).max(*theirs);
         }
+    }
+
+    /// Release-acquire exchange (Go's buffered channel slots): the object gets the
+    /// releaser's clock, the releaser acquires what the object held before. In place, no
+    /// allocation once the object's clock is as long as the releaser's.
+    pub fn exchange(&mut self, clock: &mut ThreadClock) {
+        let n = clock.used_len();
+        if self.e.len() < n {
+            self.e.resize(n, 0);
+        }
+        for (i, held) in self.e.iter_mut().enumerate() {
+            let mine = clock.e[i];
+            let before = *held;
+            *held = mine;
+            if before > mine {
+                clock.e[i] = before;
+            }
+        }
+        clock.len = clock.len.max(self.e.len());
     }
 
     /// Heap bytes held by this clock (for memory accounting in tests and docs).

@@ -15,7 +15,7 @@ use alloc::vec::Vec;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 
-use crate::clock::{SyncClock, ThreadClock};
+use crate::clock::SyncClock;
 
 /// What is known about one sync address.
 #[derive(Default)]
@@ -196,19 +196,10 @@ impl SyncTable {
     }
 }
 
-impl SyncClock {
-    /// Release-acquire exchange (Go's buffered channel slots): the object gets the
-    /// releaser's clock, the releaser acquires what the object held before.
-    pub fn exchange(&mut self, clock: &mut ThreadClock) {
-        let old = core::mem::take(self);
-        self.store(clock);
-        clock.acquire(&old);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ThreadClock;
 
     #[test]
     fn create_find_free_recycle() {
