@@ -78,7 +78,9 @@ fn test() -> Result<()> {
     // against 100 ms) and can fail on an overloaded machine, under stock -race too:
     // a failure is retried once, and said loudly.
     if let Err(first) = conformance::race(&conformance::GoEnv::default()) {
-        println!("!! runtime/race failed once; retrying to tell a flake from a failure:\n{first:#}");
+        println!(
+            "!! runtime/race failed once; retrying to tell a flake from a failure:\n{first:#}"
+        );
         conformance::race(&conformance::GoEnv::default())?;
         println!("!! runtime/race passed on the retry: the first failure was a flake");
     }

@@ -294,7 +294,7 @@ impl<P: Platform> Detector<P> {
         size: usize,
         op: AtomicOp,
         (callerpc, pc): (u64, u64),
-        perform: impl FnOnce() -> (R, bool),
+        mut perform: impl FnMut() -> (R, bool),
     ) -> R {
         if !Self::sync_enabled(g) || !self.platform.is_app(addr) {
             return perform().0;
@@ -307,26 +307,31 @@ impl<P: Platform> Detector<P> {
         };
         self.access(g, addr, size, kind, pc);
         let meta = self.platform.meta(addr);
-        let var = match op {
-            AtomicOp::Load => self.syncs.get(meta, addr),
-            _ => self.syncs.get_or_create(meta, addr),
-        };
-        let Some(var) = var else {
-            g.stack.pop();
-            return perform().0;
-        };
-        let (r, released) = {
-            let mut s = var.state.lock();
-            match op {
-                AtomicOp::Load => {
+        let r = if op == AtomicOp::Load {
+            // Load first, then look for a sync object: a store that this load observes
+            // created its object (and released into it) before storing. If there is
+            // one, acquire it and load again under its lock, so that the value and the
+            // clock belong together.
+            let first = perform().0;
+            match self.syncs.get(meta, addr) {
+                None => first,
+                Some(var) => {
+                    let s = var.state.lock();
                     g.clock.acquire(&s.clock);
-                    (perform().0, false)
+                    perform().0
                 }
-                AtomicOp::Store => {
+            }
+        } else {
+            let Some(var) = self.syncs.get_or_create(meta, addr) else {
+                g.stack.pop();
+                return perform().0;
+            };
+            let (r, released) = {
+                let mut s = var.state.lock();
+                if op == AtomicOp::Store {
                     s.clock.store(&g.clock);
                     (perform().0, true)
-                }
-                AtomicOp::ReadModifyWrite | AtomicOp::CompareAndSwap => {
+                } else {
                     let (r, wrote) = perform();
                     g.clock.acquire(&s.clock);
                     if wrote {
@@ -334,11 +339,12 @@ impl<P: Platform> Detector<P> {
                     }
                     (r, wrote)
                 }
+            };
+            if released {
+                self.tick(g);
             }
+            r
         };
-        if released {
-            self.tick(g);
-        }
         g.stack.pop();
         r
     }
@@ -437,16 +443,24 @@ impl<P: Platform> Detector<P> {
     }
 
     /// Program exit (status 0 path): sleep, summarise, choose the exit status.
+    ///
+    /// The summary is written under the report lock, which is then kept: a report
+    /// another goroutine is printing at this moment is counted, and no report can
+    /// start after `Found N` (the caller exits right away).
     pub fn fini(&self) -> i32 {
         self.platform.sleep_ms(self.options.atexit_sleep_ms);
+        let seen = self.seen.lock();
         let n = self.report_count();
-        if n == 0 {
-            return 0;
+        if n > 0 {
+            self.platform
+                .write(&alloc::format!("Found {n} data race(s)\n"));
         }
-        let _seen = self.seen.lock();
-        self.platform
-            .write(&alloc::format!("Found {n} data race(s)\n"));
-        self.options.exitcode
+        core::mem::forget(seen);
+        if n > 0 {
+            self.options.exitcode
+        } else {
+            0
+        }
     }
 }
 

@@ -22,6 +22,8 @@ pub struct Frame {
 }
 
 const UNRESOLVED: u32 = u32::MAX;
+/// A frame (and everything above it) whose stack the full depot has no node for.
+const NO_ROOM: u32 = u32::MAX - 1;
 /// Entries of the site cache a goroutine starts with, and grows to once it has missed
 /// [`SITE_CACHE_BIG`] times (a goroutine doing real work: deep or recursive stacks).
 const SITE_CACHE_SMALL: usize = 64;
@@ -121,31 +123,34 @@ impl ShadowStack {
         self.frames.iter().map(|f| f.pc)
     }
 
-    /// `depot.try_intern` (or, with `force`, `depot.intern`) behind the cache.
+    /// `depot.try_intern` (or, with `force`, `depot.intern`) behind the cache, which
+    /// also remembers misses (a full depot never makes those nodes later).
     fn intern(&mut self, depot: &StackDepot, parent: u32, pc: u64, force: bool) -> Option<u32> {
         let h = (pc ^ (pc >> 13) ^ (parent as u64).wrapping_mul(0x9e37_79b9)) as usize;
         let mask = self.cache.len() - 1;
         let e = &mut self.cache[h & mask];
-        if e.pc == pc && e.parent == parent {
-            return Some(e.node);
+        if e.pc == pc && e.parent == parent && (e.node != NO_ROOM || !force) {
+            return (e.node != NO_ROOM).then_some(e.node);
         }
         let node = if force {
             depot.intern(parent, pc)
         } else {
-            depot.try_intern(parent, pc)?
+            depot.try_intern(parent, pc).unwrap_or(NO_ROOM)
         };
         *e = CacheEntry { pc, parent, node };
         self.misses += 1;
         if self.misses == SITE_CACHE_BIG as u32 && self.cache.len() < SITE_CACHE_BIG {
             self.cache = alloc::vec![EMPTY_ENTRY; SITE_CACHE_BIG];
         }
-        Some(node)
+        (node != NO_ROOM).then_some(node)
     }
 
-    /// The node of the current stack (all frames), `None` if the depot is full.
+    /// The node of the current stack (all frames), `None` if the depot is full. Each
+    /// frame is resolved at most once, successfully or not.
     pub fn node(&mut self, depot: &StackDepot) -> Option<u32> {
         let top = match self.frames.last() {
             None => return Some(ROOT),
+            Some(f) if f.node == NO_ROOM => return None,
             Some(f) if f.node != UNRESOLVED => return Some(f.node),
             Some(_) => self.frames.len() - 1,
         };
@@ -159,10 +164,16 @@ impl ShadowStack {
             self.frames[i - 1].node
         };
         for j in i..=top {
-            node = self.intern(depot, node, self.frames[j].pc, false)?;
+            match (node != NO_ROOM)
+                .then(|| self.intern(depot, node, self.frames[j].pc, false))
+                .flatten()
+            {
+                Some(n) => node = n,
+                None => node = NO_ROOM,
+            }
             self.frames[j].node = node;
         }
-        Some(node)
+        (node != NO_ROOM).then_some(node)
     }
 
     /// The node of the current stack extended by `pc` (an access or a `go` statement).
@@ -278,6 +289,14 @@ mod tests {
         let site = s.site(&depot, 0x999);
         assert_eq!(depot.stack(site), (vec![0x999, 40 * 0x10], true));
         assert_eq!(s.site(&depot, 0x999), site, "and the same one next time");
+        let n = depot.len();
+        for _ in 0..100 {
+            s.site(&depot, 0x999);
+        }
+        assert_eq!(depot.len(), n, "no node is tried again");
+        s.push(0x5000);
+        let deeper = s.site(&depot, 0x777);
+        assert_eq!(depot.stack(deeper), (vec![0x777, 0x5000], true));
     }
 
     #[test]

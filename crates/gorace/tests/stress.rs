@@ -297,10 +297,6 @@ fn hammer_reports_exactly_the_seeded_races() {
 /// the same through sync.Once's fast path). Stock: no report in any of 54 runs of it
 /// and of variants.
 #[test]
-#[ignore = "gorace bug: an atomic load that finds no sync object loads without \
-            acquiring, though a store may create the object, release and store in \
-            between (false positives on atomic flags every run, through sync.Once in \
-            1 run of 10 to 30)"]
 fn atomic_load_seeing_the_first_store_acquires_it() {
     let p = build("atomic_publish.go");
     for _ in 0..2 {
@@ -376,9 +372,6 @@ fn os_exit_3_after_a_race_keeps_its_status() {
 /// it. Stock: 15 of 15 runs so (with twice the racers, a report started after `Found`
 /// was cut by the exit in 1 run of 3).
 #[test]
-#[ignore = "gorace bug: the exit finalizer reads the report count before taking the \
-            report lock, so `Found N` misses the reports printed meanwhile (by up to \
-            100, in 1 run of 4)"]
 fn os_exit_while_reports_are_printed_counts_them_all() {
     let p = build("exit_busy.go");
     let (a, b) = (

@@ -404,7 +404,7 @@ unsafe fn atomic<R>(
     args: *mut u8,
     size: usize,
     op: AtomicOp,
-    perform: impl FnOnce(usize) -> (R, bool),
+    mut perform: impl FnMut(usize) -> (R, bool),
 ) -> R {
     // SAFETY: args starts with the target address.
     let addr = unsafe { *(args as *const usize) };
