@@ -44,7 +44,9 @@ impl Default for Options {
             halt_on_error: false,
             atexit_sleep_ms: 1000,
             suppress_equal_stacks: true,
-            suppress_equal_addresses: true,
+            // The stock runtime accepts the option but, in Go mode, reports every new pair
+            // of stacks on an address: off, so gorace reports what stock reports.
+            suppress_equal_addresses: false,
         }
     }
 }

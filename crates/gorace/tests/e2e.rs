@@ -1021,3 +1021,14 @@ fn many_live_goroutines_keep_access_attribution() {
         r.text
     );
 }
+
+/// Three different pairs of stacks racing on one variable: three reports, as the stock
+/// runtime prints (it never suppresses by address in Go programs).
+#[test]
+fn every_stack_pair_on_one_address_is_reported() {
+    let src = Source::load("same_address_three_pairs.go");
+    let out = gorace_run_racy(&src.name, "");
+    let races = out.assert_races(Count::Exactly(3));
+    let addrs: std::collections::BTreeSet<u64> = races.iter().map(|r| r.current.addr).collect();
+    assert_eq!(addrs.len(), 1, "all on one address:\n{out}");
+}
