@@ -59,8 +59,6 @@ pub struct Detector<P> {
     seen: crate::lock::Mutex<Seen>,
     reports: AtomicU64,
     warned_exhausted: AtomicBool,
-    /// File paths starting with `.0` are shown starting with `.1`.
-    pub path_rewrite: Option<(String, String)>,
 }
 
 impl<P: Platform> Detector<P> {
@@ -75,7 +73,6 @@ impl<P: Platform> Detector<P> {
             seen: crate::lock::Mutex::new(Seen::default()),
             reports: AtomicU64::new(0),
             warned_exhausted: AtomicBool::new(false),
-            path_rewrite: None,
         }
     }
 
@@ -429,10 +426,6 @@ impl<P: Platform> Detector<P> {
         }
         let style = Style {
             strip_path_prefix: &o.strip_path_prefix,
-            rewrite: self
-                .path_rewrite
-                .as_ref()
-                .map(|(a, b)| (a.as_str(), b.as_str())),
         };
         let text: String = report.to_text(&mut self.platform.symbolizer(), &style);
         self.platform.write(&text);

@@ -110,19 +110,11 @@ impl Seen {
 #[derive(Default)]
 pub struct Style<'a> {
     pub strip_path_prefix: &'a str,
-    /// `(from, to)`: file paths starting with `from` are shown starting with `to`
-    /// (gorace builds with a shadow GOROOT but shows the real one).
-    pub rewrite: Option<(&'a str, &'a str)>,
 }
 
 impl Style<'_> {
     fn path(&self, file: &str) -> String {
         let mut f = String::from(file);
-        if let Some((from, to)) = self.rewrite {
-            if let Some(rest) = file.strip_prefix(from) {
-                f = alloc::format!("{to}{rest}");
-            }
-        }
         // ThreadSanitizer's rule: drop everything up to the end of the first occurrence
         // of the prefix, then a leading "./".
         if !self.strip_path_prefix.is_empty() {
@@ -266,7 +258,6 @@ mod tests {
             &mut Fake,
             &Style {
                 strip_path_prefix: "/src/app/",
-                rewrite: None,
             },
         );
         assert_eq!(
@@ -306,16 +297,9 @@ Goroutine 7 (running) created at:
     }
 
     #[test]
-    fn paths_are_rewritten_then_stripped() {
-        let s = Style {
-            strip_path_prefix: "/real/",
-            rewrite: Some(("/shadow/goroot", "/real/goroot")),
-        };
-        assert_eq!(s.path("/shadow/goroot/src/x.go"), "goroot/src/x.go");
-        assert_eq!(s.path("/elsewhere/y.go"), "/elsewhere/y.go");
+    fn strip_path_prefix_follows_thread_sanitizer() {
         let s = Style {
             strip_path_prefix: "/main.",
-            rewrite: None,
         };
         assert_eq!(
             s.path("/tmp/x/001/main.go"),
@@ -324,9 +308,9 @@ Goroutine 7 (running) created at:
         );
         let s = Style {
             strip_path_prefix: "/src/",
-            rewrite: None,
         };
         assert_eq!(s.path("/src/./a.go"), "a.go");
+        assert_eq!(Style::default().path("/elsewhere/y.go"), "/elsewhere/y.go");
     }
 
     #[test]

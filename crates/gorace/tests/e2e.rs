@@ -861,6 +861,47 @@ fn built_binary_exits_with_the_race_exit_code() {
     assert_eq!(run("exitcode=13").code, 13);
 }
 
+/// A binary from `gorace build`, run on its own, still names standard-library files by
+/// the real GOROOT, not gorace's shadow copy.
+#[test]
+fn built_binary_reports_real_goroot_paths() {
+    ready();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let bin = dir.path().join("global_map");
+    let build = run_raw(
+        gorace_cmd()
+            .args(["build", "-o"])
+            .arg(&bin)
+            .arg("global_map_racy.go"),
+    );
+    assert_eq!(build.code, 0, "{build}");
+    let out = run_raw(
+        std::process::Command::new(&bin)
+            .env("GORACE", "atexit_sleep_ms=0")
+            .env("GOMAXPROCS", "1")
+            .env_remove("GORACE_SHADOW_GOROOT")
+            .env_remove("GORACE_REAL_GOROOT"),
+    );
+    assert_eq!(out.code, 66, "{out}");
+    let goroot = String::from_utf8(
+        std::process::Command::new("go")
+            .args(["env", "GOROOT"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let runtime_frame = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("/src/internal/runtime/maps/"))
+        .unwrap_or_else(|| panic!("a map runtime frame:\n{out}"));
+    assert!(
+        runtime_frame.trim_start().starts_with(goroot.trim()),
+        "{runtime_frame:?} is under the real GOROOT {goroot:?}"
+    );
+}
+
 #[test]
 fn gorace_env_makes_plain_go_use_gorace() {
     ready();

@@ -76,14 +76,8 @@ pub unsafe extern "C" fn __tsan_init(
         output::warn("\n");
     }
     output::open(&options.log_path);
-    let mut detector = Detector::new(GoPlatform, options);
-    // `gorace` builds with a shadow GOROOT; show the real GOROOT's paths in reports.
-    if let (Some(shadow), Some(real)) = (
-        env::var("GORACE_SHADOW_GOROOT"),
-        env::var("GORACE_REAL_GOROOT"),
-    ) {
-        detector.path_rewrite = Some((shadow, real));
-    }
+    let detector = Detector::new(GoPlatform, options);
+    symbolize::init_goroot_map();
     // SAFETY: the first and only write, before any other entry point can run.
     unsafe { *core::ptr::addr_of_mut!(DETECTOR) = Some(detector) };
     let main = det().init_goroutine();
