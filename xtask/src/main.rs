@@ -1,8 +1,9 @@
 //! `cargo xtask <task>`: the project's own commands.
 //!
 //! - `test`: everything CI runs: the workspace tests (engine unit and property tests,
-//!   the command's unit tests, the end-to-end Go programs) and Go's own race suite
-//!   (`runtime/race`) under gorace.
+//!   the command's unit tests, the end-to-end and stress Go programs), Go's own race
+//!   suite (`runtime/race`) under gorace, and a handful of standard packages under
+//!   gorace and stock `-race` (same outcome required).
 //! - `conformance race [--go GOROOT] [--goamd64 v3]`: `gorace test -count=1 -v
 //!   runtime/race`, summarised.
 //! - `conformance matrix`: the race suite under Go 1.23, 1.25, 1.27 and 1.27 with
@@ -84,7 +85,8 @@ fn test() -> Result<()> {
         conformance::race(&conformance::GoEnv::default())?;
         println!("!! runtime/race passed on the retry: the first failure was a flake");
     }
-    Ok(())
+    println!("== standard packages under gorace and stock -race (CI subset)");
+    std_sweep::run(std_sweep::Opts::ci())
 }
 
 fn main() -> ExitCode {

@@ -96,6 +96,31 @@ pub struct Opts {
     no_warm: bool,
 }
 
+/// The handful of packages CI runs (`cargo xtask test`): fast, and between them
+/// mutexes, channels, context trees, buffered I/O and sorting.
+pub const CI_PACKAGES: &[&str] = &[
+    "sync",
+    "context",
+    "strings",
+    "bufio",
+    "sort",
+    "container/heap",
+];
+
+impl Opts {
+    /// The CI subset, with the default settings otherwise.
+    pub fn ci() -> Opts {
+        Opts {
+            packages: Some(CI_PACKAGES.iter().map(|p| p.to_string()).collect()),
+            jobs: 1,
+            timeout: 600,
+            go: None,
+            out: Some(crate::root().join("target/conformance-std-ci")),
+            no_warm: false,
+        }
+    }
+}
+
 /// How a `go test` of one package ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
