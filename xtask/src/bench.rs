@@ -154,6 +154,15 @@ struct Report {
     scaling: Vec<Scaling>,
 }
 
+/// `go env GOROOT`.
+fn go_root() -> Result<PathBuf> {
+    let out = Command::new("go").args(["env", "GOROOT"]).output()?;
+    if !out.status.success() {
+        bail!("go env GOROOT failed");
+    }
+    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
 /// Builds gorace-rt with the `floor` feature into one localized object.
 fn floor_object() -> Result<PathBuf> {
     let dir = root().join("target/floor");
@@ -298,7 +307,13 @@ pub fn bench(opts: Opts) -> Result<()> {
                 .with_context(|| format!("building {} ({v})", w.name))?;
         }
     }
-    let cwd = std::env::temp_dir();
+    let tmp = std::env::temp_dir();
+    let goroot = go_root()?;
+    // Standard-library tests read their testdata relative to the package directory.
+    let cwd = |w: &Workload| match w.source {
+        Source::StdTest(pkg) => goroot.join("src").join(pkg),
+        Source::Program(_) => tmp.clone(),
+    };
     let mut rows = Vec::new();
     println!(
         "== running: {} runs each, interleaved, GORACE=atexit_sleep_ms=0\n",
@@ -327,7 +342,7 @@ pub fn bench(opts: Opts) -> Result<()> {
         let mut runs: BTreeMap<String, Vec<Sample>> = BTreeMap::new();
         for _ in 0..opts.runs {
             for v in VARIANTS {
-                let s = measure(&bin(w, v), &w.args, &cwd)?;
+                let s = measure(&bin(w, v), &w.args, &cwd(w))?;
                 runs.entry(v.to_string()).or_default().push(s);
             }
         }
