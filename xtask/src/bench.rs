@@ -376,7 +376,7 @@ pub fn bench(opts: Opts) -> Result<()> {
         rss_ratio_geomean: geomean(&rsss),
         rss_ratio_max: max(&rsss),
         scaling: if opts.scaling {
-            scaling(&gorace, &bin_dir, &cwd)?
+            scaling(&gorace, &bin_dir, &tmp)?
         } else {
             Vec::new()
         },
