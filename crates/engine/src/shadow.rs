@@ -77,12 +77,11 @@ pub enum Outcome {
 /// Checks `cur` (a complete cell, site included) against the granule's cells, read
 /// afresh, and remembers it.
 ///
-/// The caller computes the site *before* calling, so the window between reading the
-/// cells and storing is a few dozen instructions: two goroutines racing on the same
-/// granule at the same instant can still both miss the other (as in ThreadSanitizer),
-/// but a slow stack-depot lookup never widens the window. The one store that could
-/// lose a whole third or fourth access, the spill to the secondary plane, is a
-/// compare-and-swap, retried with the secondary cells in view.
+/// The caller computes the site *before* calling. Every store is a compare-and-swap
+/// against the cell's value as read by this check; when another goroutine changed it
+/// meanwhile, the check runs again with fresh cells (and the secondary plane in view),
+/// so two goroutines touching one granule at the same instant see each other instead
+/// of overwriting each other's access.
 pub fn check_and_store(g: Granule<'_>, clock: &ThreadClock, cur: Cell) -> Outcome {
     let mut see_secondary = false;
     loop {
@@ -90,12 +89,12 @@ pub fn check_and_store(g: Granule<'_>, clock: &ThreadClock, cur: Cell) -> Outcom
         let p1 = Cell(g.primary[1].load(Relaxed));
         match check_and_store_once(g, clock, cur, p0, p1, see_secondary) {
             Some(outcome) => return outcome,
-            None => see_secondary = true, // lost the spill: look again, secondary included
+            None => see_secondary = true, // lost a store: look again, secondary included
         }
     }
 }
 
-/// One attempt; `None` when the spill to the secondary plane lost a race.
+/// One attempt; `None` when one of its compare-and-swaps lost to another goroutine.
 fn check_and_store_once(
     g: Granule<'_>,
     clock: &ThreadClock,
@@ -143,18 +142,40 @@ fn check_and_store_once(
     }
 
     let new = cur;
-    let write = |i: usize, c: Cell| match i {
-        0 => g.primary[0].store(c.with_more(more).0, Relaxed),
-        1 => g.primary[1].store(c.0, Relaxed),
-        _ => g.secondary[i - 2].store(c.0, Relaxed),
+    // Every store is a compare-and-swap against the value this check read: if another
+    // goroutine changed the cell meanwhile (two accesses to one granule at the same
+    // instant), the check runs again and sees that access instead of overwriting it.
+    let raw = [p0.0, p1.0];
+    let slot = |i: usize| match i {
+        0 | 1 => &g.primary[i],
+        _ => &g.secondary[i - 2],
+    };
+    let old = |i: usize| if i < 2 { raw[i] } else { cells[i].0 };
+    let put = |i: usize, c: Cell| {
+        let v = if i == 0 {
+            c.with_more(p0.more()).0
+        } else {
+            c.0
+        };
+        let ok = slot(i)
+            .compare_exchange(old(i), v, Relaxed, Relaxed)
+            .is_ok();
+        if ok && i >= 2 && !p0.more() && !c.is_empty() {
+            // Written on a retry that looked at the secondary plane before `more` was
+            // set: make sure the cell is visible.
+            g.primary[0].fetch_or(Cell::EMPTY.with_more(true).0, Relaxed);
+        }
+        ok
     };
     // The same goroutine, epoch, kind and site touching the neighbouring bytes: widen
     // that cell instead of taking another (byte loops would otherwise fill the granule).
     if let Some((i, merged)) = (0..n).find_map(|i| Some((i, cells[i].merge(new)?))) {
-        write(i, merged);
+        if !put(i, merged) {
+            return None;
+        }
         for (j, &r) in replace.iter().enumerate().take(n) {
             if r && j != i {
-                write(j, Cell::EMPTY);
+                put(j, Cell::EMPTY);
             }
         }
         return Some(Outcome::Stored);
@@ -163,15 +184,19 @@ fn check_and_store_once(
         let mut placed = false;
         for (i, &r) in replace.iter().enumerate().take(n) {
             if r {
-                write(i, if placed { Cell::EMPTY } else { new });
-                placed = true;
+                if placed {
+                    put(i, Cell::EMPTY);
+                } else if !put(i, new) {
+                    return None;
+                } else {
+                    placed = true;
+                }
             }
         }
         return Some(Outcome::Stored);
     }
     if let Some(i) = empty {
-        write(i, new);
-        return Some(Outcome::Stored);
+        return put(i, new).then_some(Outcome::Stored);
     }
     if !more {
         // Spill: claim the first secondary cell, then announce it.
@@ -187,8 +212,7 @@ fn check_and_store_once(
     // All four cells hold accesses the new one does not subsume: evict one, chosen by a
     // cheap hash so that a steady stream of accesses does not always push out the same.
     let victim = ((cur.0 >> 16) ^ (cur.0 >> 40) ^ cells[0].0) as usize % 4;
-    write(victim, new);
-    Some(Outcome::Stored)
+    put(victim, new).then_some(Outcome::Stored)
 }
 
 /// Forgets every access remembered for the granule (memory was freshly allocated).
