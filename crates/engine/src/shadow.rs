@@ -18,9 +18,11 @@
 //! word from different pcs). Eviction is the one way this algorithm can miss a race;
 //! ThreadSanitizer has the same four-cell bound.
 //!
-//! All cell loads and stores are relaxed atomics: two goroutines racing on the same
-//! granule may lose one of their updates, as in ThreadSanitizer; the race between them
-//! is still seen by one of the two.
+//! Cells are relaxed atomics. The fast path only loads; every store of the slow path
+//! is a compare-and-swap against the value it checked, so two goroutines touching one
+//! granule at the same instant never silently overwrite each other's access: the loser
+//! checks again and sees the winner (ThreadSanitizer uses plain stores here and can
+//! miss such races).
 
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
