@@ -11,7 +11,6 @@
 //! - [`SyncClock`]: the clock stored in a sync object, only as long as the highest slot
 //!   it mentions (most programs use few slots, so most sync clocks are tiny).
 
-use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 /// A point in one slot's history. Epochs only grow; 0 is "before everything".
@@ -27,10 +26,10 @@ pub const MAX_SLOTS: usize = 1 << crate::cell::SLOT_BITS;
 /// The largest epoch a shadow cell can record ([`crate::cell::EPOCH_BITS`] bits).
 pub const MAX_EPOCH: Epoch = (1 << crate::cell::EPOCH_BITS) - 1;
 
-/// A goroutine's vector clock: one epoch per slot.
-#[derive(Clone)]
+/// A goroutine's vector clock: one epoch per slot, kept inline (the goroutine state
+/// that holds it is one allocation).
 pub struct ThreadClock {
-    e: Box<[Epoch; MAX_SLOTS]>,
+    e: [Epoch; MAX_SLOTS],
     /// Every entry at or past `len` is zero (so releases copy only the used prefix).
     len: usize,
 }
@@ -41,10 +40,20 @@ impl Default for ThreadClock {
     }
 }
 
+impl Clone for ThreadClock {
+    /// Copies only the used prefix.
+    fn clone(&self) -> Self {
+        let mut c = ThreadClock::new();
+        c.e[..self.len].copy_from_slice(&self.e[..self.len]);
+        c.len = self.len;
+        c
+    }
+}
+
 impl ThreadClock {
     pub fn new() -> Self {
         ThreadClock {
-            e: Box::new([0; MAX_SLOTS]),
+            e: [0; MAX_SLOTS],
             len: 0,
         }
     }

@@ -71,7 +71,7 @@ impl ShadowStack {
     pub fn new() -> Self {
         ShadowStack {
             frames: Vec::new(),
-            cache: alloc::vec![EMPTY_ENTRY; SITE_CACHE_SMALL],
+            cache: Vec::new(),
             misses: 0,
         }
     }
@@ -127,6 +127,10 @@ impl ShadowStack {
     /// also remembers misses (a full depot never makes those nodes later).
     fn intern(&mut self, depot: &StackDepot, parent: u32, pc: u64, force: bool) -> Option<u32> {
         let h = (pc ^ (pc >> 13) ^ (parent as u64).wrapping_mul(0x9e37_79b9)) as usize;
+        if self.cache.is_empty() {
+            // Allocated on first use: many goroutines never record an access.
+            self.cache = alloc::vec![EMPTY_ENTRY; SITE_CACHE_SMALL];
+        }
         let mask = self.cache.len() - 1;
         let e = &mut self.cache[h & mask];
         if e.pc == pc && e.parent == parent && (e.node != NO_ROOM || !force) {

@@ -19,9 +19,9 @@
 //! 3. The free slot that has been free the longest (FIFO, like ThreadSanitizer). Never a
 //!    false positive; whoever later synchronises with the new holder looks ordered after
 //!    the old holder's accesses too.
-//! 4. With all slots held by live goroutines, the **least active** slot (fewest epochs
-//!    advanced since the previous such choice: typically a goroutine blocked for long)
-//!    is *preempted*, as in ThreadSanitizer: it changes holder, and the goroutine that
+//! 4. With all slots held by live goroutines, an **inactive** slot (no epoch advanced
+//!    since the clock hand last passed it, second-chance style: typically a goroutine
+//!    blocked for long) is *preempted*, as in ThreadSanitizer: it changes holder, and the goroutine that
 //!    held it moves to another slot at its next release (its clock keeps the old entry,
 //!    so its own past stays ordered before it). Holders never overlap, so the journal
 //!    always names the right goroutine; races between the preempted goroutine's
@@ -86,7 +86,7 @@ impl Journal {
 struct SlotState {
     /// For a free slot: the last epoch its holders stamped on any access or released.
     last_used: Epoch,
-    /// The slot's epoch when the last preemption victim was chosen (activity since).
+    /// The slot's epoch when the preemption clock hand last passed it.
     seen: Epoch,
     retired: bool,
     journal: Journal,
@@ -96,6 +96,8 @@ struct Inner {
     slots: Vec<SlotState>,
     /// Free slots, oldest first.
     free: VecDeque<Slot>,
+    /// The preemption clock hand: next slot to consider.
+    hand: usize,
 }
 
 /// What [`SlotTable::attach`] decided, for tests and statistics.
@@ -129,6 +131,7 @@ impl SlotTable {
             inner: crate::lock::Mutex::new(Inner {
                 slots: Vec::new(),
                 free: VecDeque::new(),
+                hand: 0,
             }),
         }
     }
@@ -153,6 +156,7 @@ impl SlotTable {
                 continue;
             }
             self.holders[slot as usize].store(gid, Ordering::Relaxed);
+            st.seen = epoch; // activity is counted from the new holder's start
             st.journal.push(Tenure {
                 start: epoch,
                 gid,
@@ -191,19 +195,25 @@ impl SlotTable {
                 return Some((s, Choice::UnsafeReuse));
             }
         }
-        // 4. Preempt the least active held slot.
-        let mut victim = None;
-        let mut least = u32::MAX;
-        for (s, st) in inner.slots.iter_mut().enumerate() {
+        // 4. Preempt a held slot that has been idle since the hand last passed it
+        //    (second chance: an active one is marked and skipped).
+        let n = inner.slots.len();
+        let mut fallback = None;
+        for _ in 0..2 * n {
+            let s = inner.hand % n;
+            inner.hand = (s + 1) % n;
             let now = self.epochs[s].load(Ordering::Relaxed);
-            let advanced = now.wrapping_sub(st.seen);
-            st.seen = now;
-            if !st.retired && advanced < least {
-                least = advanced;
-                victim = Some(s as Slot);
+            let st = &mut inner.slots[s];
+            if st.retired {
+                continue;
             }
+            fallback = fallback.or(Some(s));
+            if st.seen == now {
+                return Some((s as Slot, Choice::Preempted));
+            }
+            st.seen = now;
         }
-        victim.map(|s| (s, Choice::Preempted))
+        fallback.map(|s| (s as Slot, Choice::Preempted))
     }
 
     /// Whether `gid` still holds `slot` (it may have been preempted).
@@ -297,7 +307,7 @@ mod tests {
     }
 
     #[test]
-    fn full_table_falls_back_to_oldest_free_then_preempts_the_least_active() {
+    fn full_table_falls_back_to_oldest_free_then_preempts_an_idle_slot() {
         let t = SlotTable::new();
         let empty = ThreadClock::new();
         for g in 0..MAX_SLOTS as u32 {
