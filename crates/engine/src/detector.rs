@@ -191,27 +191,62 @@ impl<P: Platform> Detector<P> {
     }
 
     /// An access to `[addr, addr+size)`; at most one race is reported for it.
+    ///
+    /// A partial granule at either end is handled like a scalar access; the whole
+    /// granules in between go through a tight loop whose common case (this goroutine
+    /// already recorded the granule in this epoch, as when a buffer is copied again)
+    /// is two loads and a compare.
     pub fn access_range(&self, g: &mut Goroutine, addr: usize, size: usize, kind: Kind, pc: u64) {
         let end = addr.saturating_add(size);
-        let mut a = addr;
         let mut site = None;
-        while a < end {
-            let n = ((a & !7) + 8).min(end) - a;
-            let cur = Cell::new(g.stamp, (a & 7) as u64, n as u64, kind);
-            let granule = self.platform.granule(a);
-            if shadow::repeat(granule, cur).is_err() {
-                let site = *site.get_or_insert_with(|| g.stack.site(&self.stacks, pc));
-                let cur = cur.with_site(site);
-                match shadow::check_and_store(granule, &g.clock, cur) {
-                    Outcome::Known => {}
-                    Outcome::Stored => g.stamped = true,
-                    Outcome::Race(prev) => {
-                        self.report_race(g, a, cur, prev, pc);
-                        return;
-                    }
-                }
+        let head_end = ((addr + 7) & !7).min(end);
+        if head_end > addr && !self.range_part(g, addr, head_end - addr, kind, pc, &mut site) {
+            return;
+        }
+        let body_end = end & !7;
+        let whole = Cell::new(g.stamp, 0, 8, kind);
+        let mut a = head_end;
+        while a < body_end {
+            if shadow::repeat(self.platform.granule(a), whole).is_err()
+                && !self.range_part(g, a, 8, kind, pc, &mut site)
+            {
+                return;
             }
-            a += n;
+            a += 8;
+        }
+        if a < end {
+            self.range_part(g, a, end - a, kind, pc, &mut site);
+        }
+    }
+
+    /// One granule's part of a range access; false when it raced (and was reported).
+    #[inline(never)]
+    fn range_part(
+        &self,
+        g: &mut Goroutine,
+        a: usize,
+        n: usize,
+        kind: Kind,
+        pc: u64,
+        site: &mut Option<u32>,
+    ) -> bool {
+        let cur = Cell::new(g.stamp, (a & 7) as u64, n as u64, kind);
+        let granule = self.platform.granule(a);
+        if shadow::repeat(granule, cur).is_ok() {
+            return true;
+        }
+        let site = *site.get_or_insert_with(|| g.stack.site(&self.stacks, pc));
+        let cur = cur.with_site(site);
+        match shadow::check_and_store(granule, &g.clock, cur) {
+            Outcome::Known => true,
+            Outcome::Stored => {
+                g.stamped = true;
+                true
+            }
+            Outcome::Race(prev) => {
+                self.report_race(g, a, cur, prev, pc);
+                false
+            }
         }
     }
 
