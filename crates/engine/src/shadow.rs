@@ -89,11 +89,46 @@ pub fn check_and_store(g: Granule<'_>, clock: &ThreadClock, cur: Cell) -> Outcom
     loop {
         let p0 = Cell(g.primary[0].load(Relaxed));
         let p1 = Cell(g.primary[1].load(Relaxed));
+        if !see_secondary {
+            if let Some(outcome) = one_cell(g, clock, cur, p0, p1) {
+                return outcome;
+            }
+        }
         match check_and_store_once(g, clock, cur, p0, p1, see_secondary) {
             Some(outcome) => return outcome,
             None => see_secondary = true, // lost a store: look again, secondary included
         }
     }
+}
+
+/// The common shapes, decided without the general loop: an empty granule (fresh
+/// memory), or a granule holding one access that the new one either does not touch or
+/// happens after, covers and is at least as strong as (ownership moving along).
+/// `None` means "use the general path" (also when a compare-and-swap lost).
+#[inline(always)]
+fn one_cell(g: Granule<'_>, clock: &ThreadClock, cur: Cell, p0: Cell, p1: Cell) -> Option<Outcome> {
+    if p1.0 != 0 || p0.more() {
+        return None;
+    }
+    let cas = |i: usize, old: Cell, new: Cell| {
+        g.primary[i]
+            .compare_exchange(old.0, new.0, Relaxed, Relaxed)
+            .is_ok()
+            .then_some(Outcome::Stored)
+    };
+    if p0.0 == 0 {
+        return cas(0, p0, cur);
+    }
+    if let Some(merged) = p0.merge(cur) {
+        return cas(0, p0, merged);
+    }
+    if !p0.intersects(cur) {
+        return cas(1, p1, cur);
+    }
+    if happens_before(p0, clock) && cur.covers(p0) && cur.at_least_as_strong(p0) {
+        return cas(0, p0, cur);
+    }
+    None
 }
 
 /// One attempt; `None` when one of its compare-and-swaps lost to another goroutine.
