@@ -34,6 +34,10 @@ pub struct Opts {
     /// Where to write the JSON results
     #[arg(long, default_value = "target/bench.json")]
     json: PathBuf,
+    /// Instead of timing: run each workload once under a runtime built with the
+    /// `stats` feature and print its hot-path event counts
+    #[arg(long)]
+    stats: bool,
 }
 
 /// A benchmark program: a Go program under bench/workloads, or a standard-library test
@@ -163,9 +167,9 @@ fn go_root() -> Result<PathBuf> {
     Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }
 
-/// Builds gorace-rt with the `floor` feature into one localized object.
-fn floor_object() -> Result<PathBuf> {
-    let dir = root().join("target/floor");
+/// Builds gorace-rt with `feature` (`floor`, `stats`) into one localized object.
+fn feature_object(feature: &str) -> Result<PathBuf> {
+    let dir = root().join("target").join(feature);
     run(Command::new(env!("CARGO"))
         .current_dir(root())
         .args([
@@ -176,7 +180,7 @@ fn floor_object() -> Result<PathBuf> {
             "--profile",
             "rt",
             "--features",
-            "floor",
+            feature,
         ])
         .args(["--crate-type", "staticlib", "--target-dir"])
         .arg(&dir)
@@ -189,8 +193,8 @@ fn floor_object() -> Result<PathBuf> {
             n.starts_with("gorace_rt-") && n.ends_with(".o")
         })
         .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
-        .context("cargo emitted no gorace_rt-*.o for the floor")?;
-    let out = dir.join("gorace_rt_floor.o");
+        .with_context(|| format!("cargo emitted no gorace_rt-*.o for {feature}"))?;
+    let out = dir.join(format!("gorace_rt_{feature}.o"));
     run(Command::new("objcopy")
         .args([
             "--strip-debug",
@@ -203,15 +207,15 @@ fn floor_object() -> Result<PathBuf> {
 }
 
 /// The command that builds `w` as `variant` into `out`.
-fn build_cmd(w: &Workload, variant: &str, out: &Path, gorace: &Path, floor: &Path) -> Command {
+fn build_cmd(w: &Workload, variant: &str, out: &Path, gorace: &Path, object: &Path) -> Command {
     let bench = root().join("bench");
     let (mut cmd, race) = match variant {
         "plain" => (Command::new("go"), false),
         "stock" => (Command::new("go"), true),
         _ => (Command::new(gorace), false),
     };
-    if variant == "floor" {
-        cmd.env("GORACE_RUNTIME_OBJECT", floor);
+    if variant == "floor" || variant == "stats" {
+        cmd.env("GORACE_RUNTIME_OBJECT", object);
     }
     cmd.current_dir(&bench);
     match w.source {
@@ -283,8 +287,6 @@ fn geomean(v: &[f64]) -> f64 {
 
 pub fn bench(opts: Opts) -> Result<()> {
     let gorace = crate::gorace()?;
-    println!("== building the floor runtime object");
-    let floor = floor_object()?;
     let bin_dir = root().join("target/bench-bin");
     let selected: Vec<Workload> = workloads()
         .into_iter()
@@ -294,6 +296,11 @@ pub fn bench(opts: Opts) -> Result<()> {
         bail!("no workload matches --only {:?}", opts.only);
     }
     let bin = |w: &Workload, v: &str| bin_dir.join(v).join(w.name.replace('/', "_"));
+    if opts.stats {
+        return stats(&selected, &gorace, &bin);
+    }
+    println!("== building the floor runtime object");
+    let floor = feature_object("floor")?;
     println!(
         "== building {} workloads x {} variants",
         selected.len(),
@@ -406,6 +413,44 @@ pub fn bench(opts: Opts) -> Result<()> {
     let json = root().join(&opts.json);
     std::fs::write(&json, serde_json::to_string_pretty(&report)?)?;
     println!("results: {}", json.display());
+    Ok(())
+}
+
+/// `--stats`: each workload once under the counting runtime, its counters printed.
+fn stats(
+    selected: &[Workload],
+    gorace: &Path,
+    bin: &dyn Fn(&Workload, &str) -> PathBuf,
+) -> Result<()> {
+    println!("== building the counting runtime object (feature stats)");
+    let object = feature_object("stats")?;
+    let goroot = go_root()?;
+    for w in selected {
+        let out = bin(w, "stats");
+        std::fs::create_dir_all(out.parent().expect("has a parent"))?;
+        run(build_cmd(w, "stats", &out, gorace, &object).stdout(Stdio::null()))
+            .with_context(|| format!("building {} (stats)", w.name))?;
+        let cwd = match w.source {
+            Source::StdTest(pkg) => goroot.join("src").join(pkg),
+            Source::Program(_) => std::env::temp_dir(),
+        };
+        let o = Command::new(&out)
+            .args(&w.args)
+            .current_dir(cwd)
+            .env("GORACE", "atexit_sleep_ms=0")
+            .output()
+            .with_context(|| format!("running {}", out.display()))?;
+        let err = String::from_utf8_lossy(&o.stderr);
+        let line = err
+            .lines()
+            .rfind(|l| l.starts_with("gorace stats:"))
+            .with_context(|| format!("{} printed no stats line", w.name))?;
+        println!(
+            "{:<15} {}",
+            w.name,
+            line.trim_start_matches("gorace stats:")
+        );
+    }
     Ok(())
 }
 

@@ -94,7 +94,14 @@ impl Cell {
     /// A cell for an access of `len` (1..=8) bytes at `offset` within the granule.
     #[inline(always)]
     pub const fn new(stamp: u64, offset: u64, len: u64, kind: Kind) -> Cell {
-        Cell(stamp | (offset << OFF_SHIFT) | ((len - 1) << LEN_SHIFT) | kind.bits())
+        // The mask keeps only the slot and epoch of `stamp` (all it ever holds), which
+        // also tells the optimiser that the other fields start out empty.
+        Cell(
+            (stamp & SLOT_EPOCH_MASK)
+                | (offset << OFF_SHIFT)
+                | ((len - 1) << LEN_SHIFT)
+                | kind.bits(),
+        )
     }
 
     #[inline(always)]
@@ -166,12 +173,33 @@ impl Cell {
         (((2u32 << ((self.0 >> LEN_SHIFT) & 7)) - 1) << self.offset()) as u8
     }
 
-    /// The fast-path test: same goroutine and epoch, exactly the same bytes, and `self`
-    /// at least as strong. Two instructions' worth of bit twiddling; the general
-    /// (covering) case is left to the slow path.
+    /// `self` already says everything `cur` would: same goroutine and epoch, every
+    /// byte of `cur` covered, and `self` at least as strong. The fast path's test,
+    /// written without branches or variable shifts: `[first, last]` byte ranges are
+    /// compared directly (an empty cell never subsumes: real epochs are >= 1).
+    #[inline(always)]
+    pub const fn subsumes(self, cur: Cell) -> bool {
+        let same = (self.0 ^ cur.0) & SLOT_EPOCH_MASK == 0;
+        let strong = self.0 & !cur.0 & KIND_MASK == 0;
+        let (first, cur_first) = (self.0 & 7, cur.0 & 7);
+        let last = first + ((self.0 >> LEN_SHIFT) & 7);
+        let cur_last = cur_first + ((cur.0 >> LEN_SHIFT) & 7);
+        same & strong & (first <= cur_first) & (cur_last <= last)
+    }
+
+    /// The fast path's test: same goroutine and epoch, exactly the same bytes, and
+    /// `self` at least as strong. A few instructions of bit twiddling; a wider cell
+    /// covering `cur` is left to [`Cell::subsumes`] on the slow path.
     #[inline(always)]
     pub const fn repeats(self, cur: Cell) -> bool {
         (self.0 ^ cur.0) & (SLOT_EPOCH_MASK | RANGE_MASK) == 0 && self.0 & !cur.0 & KIND_MASK == 0
+    }
+
+    /// Same goroutine, epoch and kind (site and bytes aside): the accesses [`Cell::merge`]
+    /// may join, decided before the new access's site is known.
+    #[inline(always)]
+    pub const fn same_access_but_site_and_range(self, cur: Cell) -> bool {
+        (self.0 ^ cur.0) & (SLOT_EPOCH_MASK | KIND_MASK) == 0
     }
 
     /// One cell for both accesses when they differ only in which bytes they touched and
@@ -323,6 +351,26 @@ mod tests {
             "more bit kept"
         );
         assert_eq!(Cell::EMPTY.merge(b(1, 1)), None);
+    }
+
+    #[test]
+    fn subsumes_matches_definition() {
+        for (ka, kb) in ALL.iter().flat_map(|&a| ALL.map(move |b| (a, b))) {
+            for (oa, la, ob, lb) in [(0, 8, 3, 1), (2, 2, 2, 2), (2, 2, 3, 2), (0, 1, 1, 1)] {
+                for (sa, ea) in [(1, 5), (1, 6), (2, 5)] {
+                    let a = cell(sa, ea, oa, la, ka).with_site(9).with_more(true);
+                    let b = cell(1, 5, ob, lb, kb);
+                    let expect = a.same_stamp(b) && a.covers(b) && a.at_least_as_strong(b);
+                    assert_eq!(a.subsumes(b), expect, "{a:?} subsumes {b:?}");
+                    let same_bytes = (oa, la) == (ob, lb);
+                    assert_eq!(a.repeats(b), expect && same_bytes, "{a:?} repeats {b:?}");
+                }
+            }
+        }
+        assert!(
+            !Cell::EMPTY.subsumes(cell(0, 1, 0, 1, Kind::Write)),
+            "real cells have epoch >= 1"
+        );
     }
 
     #[test]

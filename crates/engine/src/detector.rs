@@ -14,6 +14,7 @@ use crate::report::{Access, GoroutineNote, RaceReport, Seen, Style, Symbolize, M
 use crate::shadow::{self, Granule, Outcome};
 use crate::slots::SlotTable;
 use crate::stack::{StackDepot, ROOT};
+use crate::stats::{bump, Stat};
 use crate::sync::SyncTable;
 
 /// Id of the context returned by `__tsan_init`.
@@ -104,6 +105,7 @@ impl<P: Platform> Detector<P> {
     /// `go` statement at `pc` in `parent` (or a goroutine started by the runtime when
     /// `parent` is `None`): the child starts knowing everything the parent knows.
     pub fn go_start(&self, parent: Option<&mut Goroutine>, pc: u64) -> Box<Goroutine> {
+        bump(Stat::GoStart);
         let gid = self.next_gid.fetch_add(1, Ordering::Relaxed);
         let (clock, creation) = match &parent {
             Some(p) => (p.clock.clone(), ROOT),
@@ -153,6 +155,7 @@ impl<P: Platform> Detector<P> {
     /// stack depth (0 if unknown, see [`crate::goroutine::ShadowStack::exit`]).
     #[inline(always)]
     pub fn func_enter(&self, g: &mut Goroutine, pc: u64, depth: u32) {
+        bump(Stat::FuncEnter);
         g.stack.enter(pc, depth);
     }
 
@@ -166,26 +169,31 @@ impl<P: Platform> Detector<P> {
     /// fast path. See `docs/performance.md`.
     #[inline(always)]
     pub fn access(&self, g: &mut Goroutine, addr: usize, len: usize, kind: Kind, pc: u64) {
+        bump(Stat::Access);
         let cur = Cell::new(g.stamp, (addr & 7) as u64, len as u64, kind);
-        let granule = self.platform.granule(addr);
-        if shadow::repeat(granule, cur).is_err() {
-            self.access_slow(g, addr, granule, cur, pc);
+        if !shadow::repeat(self.platform.granule(addr), cur) {
+            // Only the arguments cross the call: the fast path stays within the
+            // caller-saved registers.
+            self.access_slow(g, addr, len, kind, pc);
         }
     }
 
     #[inline(never)]
-    fn access_slow(
-        &self,
-        g: &mut Goroutine,
-        addr: usize,
-        granule: Granule<'_>,
-        cur: Cell,
-        pc: u64,
-    ) {
-        let cur = cur.with_site(g.stack.site(&self.stacks, pc));
-        match shadow::check_and_store(granule, &g.clock, cur) {
+    fn access_slow(&self, g: &mut Goroutine, addr: usize, len: usize, kind: Kind, pc: u64) {
+        let cur = Cell::new(g.stamp, (addr & 7) as u64, len as u64, kind);
+        let granule = self.platform.granule(addr);
+        if shadow::known(granule, cur) {
+            return;
+        }
+        bump(Stat::Slow);
+        let stacks = &self.stacks;
+        let stack = &mut g.stack;
+        match shadow::check_and_store(granule, &g.clock, cur, || stack.site(stacks, pc)) {
             Outcome::Known => {}
-            Outcome::Stored => g.stamped = true,
+            Outcome::Stored => {
+                bump(Stat::Stored);
+                g.stamped = true;
+            }
             Outcome::Race(prev) => self.report_race(g, addr, cur, prev, pc),
         }
     }
@@ -207,7 +215,8 @@ impl<P: Platform> Detector<P> {
         let whole = Cell::new(g.stamp, 0, 8, kind);
         let mut a = head_end;
         while a < body_end {
-            if shadow::repeat(self.platform.granule(a), whole).is_err()
+            bump(Stat::RangeGranule);
+            if !shadow::repeat(self.platform.granule(a), whole)
                 && !self.range_part(g, a, 8, kind, pc, &mut site)
             {
                 return;
@@ -232,14 +241,17 @@ impl<P: Platform> Detector<P> {
     ) -> bool {
         let cur = Cell::new(g.stamp, (a & 7) as u64, n as u64, kind);
         let granule = self.platform.granule(a);
-        if shadow::repeat(granule, cur).is_ok() {
+        if shadow::known(granule, cur) {
             return true;
         }
-        let site = *site.get_or_insert_with(|| g.stack.site(&self.stacks, pc));
-        let cur = cur.with_site(site);
-        match shadow::check_and_store(granule, &g.clock, cur) {
+        bump(Stat::RangeSlow);
+        let stacks = &self.stacks;
+        let stack = &mut g.stack;
+        let site = || *site.get_or_insert_with(|| stack.site(stacks, pc));
+        match shadow::check_and_store(granule, &g.clock, cur, site) {
             Outcome::Known => true,
             Outcome::Stored => {
+                bump(Stat::Stored);
                 g.stamped = true;
                 true
             }
@@ -256,6 +268,7 @@ impl<P: Platform> Detector<P> {
 
     /// `clock = max(clock, sync[addr])`.
     pub fn acquire(&self, g: &mut Goroutine, addr: usize) {
+        bump(Stat::Sync);
         if !Self::sync_enabled(g) || !self.platform.is_app(addr) {
             return;
         }
@@ -294,6 +307,7 @@ impl<P: Platform> Detector<P> {
         addr: usize,
         op: impl FnOnce(&mut crate::sync::SyncState, &mut Goroutine),
     ) {
+        bump(Stat::Sync);
         if !Self::sync_enabled(g) || !self.platform.is_app(addr) {
             return;
         }
@@ -328,6 +342,7 @@ impl<P: Platform> Detector<P> {
         (callerpc, pc): (u64, u64),
         mut perform: impl FnMut() -> (R, bool),
     ) -> R {
+        bump(Stat::Atomic);
         if !Self::sync_enabled(g) || !self.platform.is_app(addr) {
             return perform().0;
         }
@@ -383,6 +398,7 @@ impl<P: Platform> Detector<P> {
 
     /// Memory `[addr, addr+size)` was allocated: forget what was there before.
     pub fn malloc(&self, addr: usize, size: usize) {
+        bump(Stat::Malloc);
         if size != 0 && self.platform.is_app(addr) {
             self.platform.reset_shadow(addr, size);
         }
@@ -477,6 +493,10 @@ impl<P: Platform> Detector<P> {
     /// start after `Found N` (the caller exits right away).
     pub fn fini(&self) -> i32 {
         self.platform.sleep_ms(self.options.atexit_sleep_ms);
+        let stats = crate::stats::summary();
+        if !stats.is_empty() {
+            self.platform.write(&stats);
+        }
         let seen = self.seen.lock();
         let n = self.report_count();
         if n > 0 {

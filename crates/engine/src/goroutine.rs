@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 use crate::cell::Cell;
 use crate::clock::{Epoch, Slot, ThreadClock};
 use crate::stack::{StackDepot, ROOT, TRUNCATED};
+use crate::stats::{bump, Stat};
 
 /// A frame of the shadow call stack: the return address into the caller, the depth of
 /// the goroutine's Go stack when the function was entered, and, once needed, the
@@ -57,6 +58,10 @@ const EMPTY_ENTRY: CacheEntry = CacheEntry {
 /// cache keyed by `(parent node, pc)` makes repeated calls from a loop cheap.
 pub struct ShadowStack {
     frames: Vec<Frame>,
+    /// The frame popped last, if no frame was pushed since: the stack is then exactly
+    /// what it was when that frame was pushed, so pushing the same pc again (a function
+    /// called in a loop, an atomic operation's caller frame) restores its node.
+    popped: Option<(u64, u32)>,
     cache: Vec<CacheEntry>,
     misses: u32,
 }
@@ -71,6 +76,7 @@ impl ShadowStack {
     pub fn new() -> Self {
         ShadowStack {
             frames: Vec::new(),
+            popped: None,
             cache: Vec::new(),
             misses: 0,
         }
@@ -85,17 +91,37 @@ impl ShadowStack {
     /// Enters a function called from `pc` at stack `depth` (see [`Frame`]).
     #[inline(always)]
     pub fn enter(&mut self, pc: u64, depth: u32) {
-        self.frames.push(Frame {
-            pc,
-            depth,
-            node: UNRESOLVED,
-        });
+        let node = match self.popped.take() {
+            Some((p, node)) if p == pc => node,
+            _ => UNRESOLVED,
+        };
+        let len = self.frames.len();
+        if len == self.frames.capacity() {
+            // A tail call: nothing stays live across it, so the common path saves no
+            // registers.
+            return self.push_growing(pc, depth, node);
+        }
+        // SAFETY: `len < capacity`: the slot is allocated and unused; it is written
+        // before the length covers it.
+        unsafe {
+            self.frames
+                .as_mut_ptr()
+                .add(len)
+                .write(Frame { pc, depth, node });
+            self.frames.set_len(len + 1);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn push_growing(&mut self, pc: u64, depth: u32, node: u32) {
+        self.frames.push(Frame { pc, depth, node });
     }
 
     /// Leaves the innermost function.
     #[inline(always)]
     pub fn pop(&mut self) {
-        self.frames.pop();
+        self.popped = self.frames.pop().map(|f| (f.pc, f.node));
     }
 
     /// Leaves the function entered at `depth`: frames entered deeper than it, left
@@ -111,7 +137,7 @@ impl ShadowStack {
             }
             self.frames.pop();
         }
-        self.frames.pop();
+        self.pop();
     }
 
     pub fn depth(&self) -> usize {
@@ -125,8 +151,23 @@ impl ShadowStack {
 
     /// `depot.try_intern` (or, with `force`, `depot.intern`) behind the cache, which
     /// also remembers misses (a full depot never makes those nodes later).
+    #[inline(always)]
+    fn cache_slot(pc: u64, parent: u32) -> usize {
+        (pc ^ (pc >> 13) ^ (parent as u64).wrapping_mul(0x9e37_79b9)) as usize
+    }
+
+    /// The cached node for `(parent, pc)`, if the cache has it (a hit costs a hash, one
+    /// load and two compares: the per-access slow path's common case).
+    #[inline(always)]
+    fn cached(&self, parent: u32, pc: u64) -> Option<u32> {
+        let mask = self.cache.len().wrapping_sub(1);
+        let e = self.cache.get(Self::cache_slot(pc, parent) & mask)?;
+        (e.pc == pc && e.parent == parent && e.node < NO_ROOM).then_some(e.node)
+    }
+
+    #[inline(never)]
     fn intern(&mut self, depot: &StackDepot, parent: u32, pc: u64, force: bool) -> Option<u32> {
-        let h = (pc ^ (pc >> 13) ^ (parent as u64).wrapping_mul(0x9e37_79b9)) as usize;
+        let h = Self::cache_slot(pc, parent);
         if self.cache.is_empty() {
             // Allocated on first use: many goroutines never record an access.
             self.cache = alloc::vec![EMPTY_ENTRY; SITE_CACHE_SMALL];
@@ -136,6 +177,7 @@ impl ShadowStack {
         if e.pc == pc && e.parent == parent && (e.node != NO_ROOM || !force) {
             return (e.node != NO_ROOM).then_some(e.node);
         }
+        bump(Stat::DepotLookup);
         let node = if force {
             depot.intern(parent, pc)
         } else {
@@ -182,7 +224,23 @@ impl ShadowStack {
 
     /// The node of the current stack extended by `pc` (an access or a `go` statement).
     /// When the depot is full, only the innermost frame and `pc` are kept.
+    ///
+    /// Inline: the innermost frame's node is already known and the cache has the site
+    /// (repeated accesses from one function); everything else is [`Self::site_slow`].
+    #[inline(always)]
     pub fn site(&mut self, depot: &StackDepot, pc: u64) -> u32 {
+        let parent = self.frames.last().map_or(ROOT, |f| f.node);
+        if parent < NO_ROOM {
+            if let Some(site) = self.cached(parent, pc) {
+                return site;
+            }
+        }
+        self.site_slow(depot, pc)
+    }
+
+    #[inline(never)]
+    fn site_slow(&mut self, depot: &StackDepot, pc: u64) -> u32 {
+        bump(Stat::SiteSlow);
         if let Some(site) = self
             .node(depot)
             .and_then(|n| self.intern(depot, n, pc, false))
@@ -280,6 +338,27 @@ mod tests {
         s.pop();
         s.pop();
         assert_eq!(s.node(&depot), Some(ROOT));
+    }
+
+    #[test]
+    fn a_function_called_again_keeps_its_node() {
+        let depot = StackDepot::new();
+        let mut s = ShadowStack::new();
+        s.push(0x100);
+        s.push(0x200);
+        let first = s.site(&depot, 0x250);
+        s.pop();
+        s.push(0x200); // the same call again: resolved without the depot
+        assert_eq!(s.frames.last().map(|f| f.node), s.node(&depot));
+        let n = depot.len();
+        assert_eq!(s.site(&depot, 0x250), first);
+        assert_eq!(depot.len(), n);
+        s.pop();
+        s.pop(); // the memo moves to the outer frame
+        s.push(0x300); // another caller at that depth: nothing restored
+        s.push(0x200);
+        assert_ne!(s.site(&depot, 0x250), first, "a different stack");
+        assert_eq!(depot.pcs(s.site(&depot, 0x250)), vec![0x250, 0x200, 0x300]);
     }
 
     #[test]

@@ -43,6 +43,7 @@
 //! | [`report`] | the report data model, de-duplication, Go's text format |
 //! | [`options`] | `GORACE` parsing |
 //! | [`lock`] | the spin lock used everywhere off the fast path |
+//! | [`stats`] | hot-path event counters (feature `stats`) |
 //! | [`detector`] | the event handlers tying it together |
 //! | `testing` | test platform, reference model, property-test harness (tests and the `testing` feature) |
 
@@ -60,6 +61,7 @@ pub mod report;
 pub mod shadow;
 pub mod slots;
 pub mod stack;
+pub mod stats;
 pub mod sync;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

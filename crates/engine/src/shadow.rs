@@ -28,6 +28,7 @@ use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::cell::Cell;
 use crate::clock::ThreadClock;
+use crate::stats::{bump, Stat};
 
 /// The shadow of one granule: its primary and secondary cell pairs.
 #[derive(Clone, Copy)]
@@ -42,27 +43,21 @@ pub fn happens_before(c: Cell, clock: &ThreadClock) -> bool {
     clock.get(c.slot()) >= c.epoch()
 }
 
-/// The fast path: `c` already says everything `cur` would (same goroutine and epoch,
-/// same or more bytes, at least as strong).
+/// The fast path: one of the primary cells already records exactly this access (this
+/// goroutine, this epoch, the same bytes, an access at least as strong): the common
+/// case of code touching the same variables again between two releases. Two loads and
+/// a few bit operations; no store.
 #[inline(always)]
-fn subsumes(c: Cell, cur: Cell) -> bool {
-    c.same_stamp(cur) && c.covers(cur) && c.at_least_as_strong(cur)
+pub fn repeat(g: Granule<'_>, cur: Cell) -> bool {
+    Cell(g.primary[0].load(Relaxed)).repeats(cur) || Cell(g.primary[1].load(Relaxed)).repeats(cur)
 }
 
-/// The fast path: one of the primary cells already records exactly this access by this
-/// goroutine in this epoch (the common case of a loop touching the same variables).
-/// Returns the two primary cells for [`check_and_store`] when it is not.
+/// The first test of the slow path: a primary cell of this goroutine and epoch covers
+/// `cur` with an access at least as strong (a scalar read of bytes a range write or a
+/// byte loop recorded). Nothing to do, and no site needed.
 #[inline(always)]
-pub fn repeat(g: Granule<'_>, cur: Cell) -> Result<(), (Cell, Cell)> {
-    let p0 = Cell(g.primary[0].load(Relaxed));
-    if p0.repeats(cur) {
-        return Ok(());
-    }
-    let p1 = Cell(g.primary[1].load(Relaxed));
-    if p1.repeats(cur) {
-        return Ok(());
-    }
-    Err((p0, p1))
+pub fn known(g: Granule<'_>, cur: Cell) -> bool {
+    Cell(g.primary[0].load(Relaxed)).subsumes(cur) || Cell(g.primary[1].load(Relaxed)).subsumes(cur)
 }
 
 /// What [`check_and_store`] found.
@@ -76,96 +71,126 @@ pub enum Outcome {
     Race(Cell),
 }
 
-/// Checks `cur` (a complete cell, site included) against the granule's cells, read
-/// afresh, and remembers it.
+/// The site of the access being checked, computed at most once and only when a cell
+/// is about to be written (checking needs none; a race report takes the current stack
+/// from the goroutine itself).
+struct LazySite<F> {
+    site: Option<u32>,
+    make: F,
+}
+
+impl<F: FnMut() -> u32> LazySite<F> {
+    #[inline(always)]
+    fn on(&mut self, cur: Cell) -> Cell {
+        let make = &mut self.make;
+        cur.with_site(*self.site.get_or_insert_with(make))
+    }
+}
+
+/// Checks `cur` (a cell without its site) against the granule's cells, read afresh,
+/// and remembers it, with the site `site()` gives (called at most once, and only if
+/// something is stored).
 ///
-/// The caller computes the site *before* calling. Every store is a compare-and-swap
-/// against the cell's value as read by this check; when another goroutine changed it
-/// meanwhile, the check runs again with fresh cells (and the secondary plane in view),
-/// so two goroutines touching one granule at the same instant see each other instead
-/// of overwriting each other's access.
-pub fn check_and_store(g: Granule<'_>, clock: &ThreadClock, cur: Cell) -> Outcome {
+/// Every store is a compare-and-swap against the cell's value as read by this check;
+/// when another goroutine changed it meanwhile, the check runs again with fresh cells
+/// (and the secondary plane in view), so two goroutines touching one granule at the
+/// same instant see each other instead of overwriting each other's access.
+#[inline(always)]
+pub fn check_and_store(
+    g: Granule<'_>,
+    clock: &ThreadClock,
+    cur: Cell,
+    site: impl FnMut() -> u32,
+) -> Outcome {
+    let mut site = LazySite {
+        site: None,
+        make: site,
+    };
+    let p0 = Cell(g.primary[0].load(Relaxed));
+    let p1 = Cell(g.primary[1].load(Relaxed));
+    if p0.0 == 0 && p1.0 == 0 {
+        // Fresh memory: the most common slow path of all.
+        bump(Stat::OneCell);
+        let new = site.on(cur).0;
+        if g.primary[0]
+            .compare_exchange(0, new, Relaxed, Relaxed)
+            .is_ok()
+        {
+            return Outcome::Stored;
+        }
+    }
+    bump(Stat::General);
+    check_and_store_general(g, clock, cur, &mut site)
+}
+
+/// [`check_and_store`] past the empty-granule case: the primary pair alone while no
+/// granule spilled ([`check_cells`] over 2 cells), all four cells otherwise; again
+/// until no compare-and-swap is lost.
+#[inline(never)]
+fn check_and_store_general<F: FnMut() -> u32>(
+    g: Granule<'_>,
+    clock: &ThreadClock,
+    cur: Cell,
+    site: &mut LazySite<F>,
+) -> Outcome {
     let mut see_secondary = false;
     loop {
         let p0 = Cell(g.primary[0].load(Relaxed));
         let p1 = Cell(g.primary[1].load(Relaxed));
-        if !see_secondary {
-            if let Some(outcome) = one_cell(g, clock, cur, p0, p1) {
-                return outcome;
-            }
-        }
-        match check_and_store_once(g, clock, cur, p0, p1, see_secondary) {
+        let r = if p0.more() || see_secondary {
+            let s0 = Cell(g.secondary[0].load(Relaxed));
+            let s1 = Cell(g.secondary[1].load(Relaxed));
+            check_cells(g, clock, cur, [p0, p1, s0, s1], site)
+        } else {
+            check_cells(g, clock, cur, [p0, p1], site)
+        };
+        match r {
             Some(outcome) => return outcome,
             None => see_secondary = true, // lost a store: look again, secondary included
         }
     }
 }
 
-/// The common shapes, decided without the general loop: an empty granule (fresh
-/// memory), or a granule holding one access that the new one either does not touch or
-/// happens after, covers and is at least as strong as (ownership moving along).
-/// `None` means "use the general path" (also when a compare-and-swap lost).
+/// One attempt over the granule's first `N` cells as read (`N` = 2: the primary pair,
+/// the granule never spilled; 4: both pairs). `None` when one of its compare-and-swaps
+/// lost to another goroutine.
+///
+/// A cell that already says everything `cur` would makes it known; a conflicting cell
+/// that does not happen-before `cur` is a race; otherwise `cur` is remembered: merged
+/// into a cell of the same goroutine, epoch, kind and site that touched the
+/// neighbouring bytes (byte loops would otherwise fill the granule), else in place of
+/// every cell it subsumes (the cell happens before it, it covers the cell's bytes, and
+/// it is at least as strong, so any future race with the old access is also a race with
+/// the new one), else in an empty cell, else spilled to the secondary pair, else
+/// evicting one of the four.
 #[inline(always)]
-fn one_cell(g: Granule<'_>, clock: &ThreadClock, cur: Cell, p0: Cell, p1: Cell) -> Option<Outcome> {
-    if p1.0 != 0 || p0.more() {
-        return None;
-    }
-    let cas = |i: usize, old: Cell, new: Cell| {
-        g.primary[i]
-            .compare_exchange(old.0, new.0, Relaxed, Relaxed)
-            .is_ok()
-            .then_some(Outcome::Stored)
-    };
-    if p0.0 == 0 {
-        return cas(0, p0, cur);
-    }
-    if let Some(merged) = p0.merge(cur) {
-        return cas(0, p0, merged);
-    }
-    if !p0.intersects(cur) {
-        return cas(1, p1, cur);
-    }
-    if happens_before(p0, clock) && cur.covers(p0) && cur.at_least_as_strong(p0) {
-        return cas(0, p0, cur);
-    }
-    None
-}
-
-/// One attempt; `None` when one of its compare-and-swaps lost to another goroutine.
-fn check_and_store_once(
+fn check_cells<const N: usize, F: FnMut() -> u32>(
     g: Granule<'_>,
     clock: &ThreadClock,
     cur: Cell,
-    p0: Cell,
-    p1: Cell,
-    see_secondary: bool,
+    read: [Cell; N],
+    site: &mut LazySite<F>,
 ) -> Option<Outcome> {
-    if subsumes(p0, cur) || subsumes(p1, cur) {
-        return Some(Outcome::Known);
-    }
-    let more = p0.more() || see_secondary;
-    let mut cells = [p0.with_more(false), p1, Cell::EMPTY, Cell::EMPTY];
-    let n = if more {
-        cells[2] = Cell(g.secondary[0].load(Relaxed));
-        cells[3] = Cell(g.secondary[1].load(Relaxed));
-        4
-    } else {
-        2
-    };
-
-    let mut replace = [false; 4];
+    let more = read[0].more();
+    let mut cells = read;
+    cells[0] = cells[0].with_more(false);
+    let mut replace = [false; N];
     let mut any_replace = false;
-    let mut empty = None;
-    for i in 0..n {
+    let mut mergeable = false;
+    let mut empty = N;
+    for i in 0..N {
         let c = cells[i];
         if c.is_empty() {
-            empty = empty.or(Some(i));
+            if empty == N {
+                empty = i;
+            }
             continue;
         }
+        mergeable |= c.same_access_but_site_and_range(cur);
         if !c.intersects(cur) {
             continue;
         }
-        if subsumes(c, cur) {
+        if c.subsumes(cur) {
             return Some(Outcome::Known);
         }
         let hb = happens_before(c, clock);
@@ -178,48 +203,43 @@ fn check_and_store_once(
         }
     }
 
-    let new = cur;
+    let new = site.on(cur);
     // Every store is a compare-and-swap against the value this check read: if another
     // goroutine changed the cell meanwhile (two accesses to one granule at the same
     // instant), the check runs again and sees that access instead of overwriting it.
-    let raw = [p0.0, p1.0];
-    let slot = |i: usize| match i {
-        0 | 1 => &g.primary[i],
-        _ => &g.secondary[i - 2],
-    };
-    let old = |i: usize| if i < 2 { raw[i] } else { cells[i].0 };
     let put = |i: usize, c: Cell| {
-        let v = if i == 0 {
-            c.with_more(p0.more()).0
+        let (slot, v) = if i < 2 {
+            let v = if i == 0 { c.with_more(more).0 } else { c.0 };
+            (&g.primary[i], v)
         } else {
-            c.0
+            (&g.secondary[i - 2], c.0)
         };
-        let ok = slot(i)
-            .compare_exchange(old(i), v, Relaxed, Relaxed)
+        let ok = slot
+            .compare_exchange(read[i].0, v, Relaxed, Relaxed)
             .is_ok();
-        if ok && i >= 2 && !p0.more() && !c.is_empty() {
+        if ok && i >= 2 && !more && !c.is_empty() {
             // Written on a retry that looked at the secondary plane before `more` was
             // set: make sure the cell is visible.
             g.primary[0].fetch_or(Cell::EMPTY.with_more(true).0, Relaxed);
         }
         ok
     };
-    // The same goroutine, epoch, kind and site touching the neighbouring bytes: widen
-    // that cell instead of taking another (byte loops would otherwise fill the granule).
-    if let Some((i, merged)) = (0..n).find_map(|i| Some((i, cells[i].merge(new)?))) {
-        if !put(i, merged) {
-            return None;
-        }
-        for (j, &r) in replace.iter().enumerate().take(n) {
-            if r && j != i {
-                put(j, Cell::EMPTY);
+    if mergeable {
+        if let Some((i, merged)) = (0..N).find_map(|i| Some((i, cells[i].merge(new)?))) {
+            if !put(i, merged) {
+                return None;
             }
+            for (j, &r) in replace.iter().enumerate() {
+                if r && j != i {
+                    put(j, Cell::EMPTY);
+                }
+            }
+            return Some(Outcome::Stored);
         }
-        return Some(Outcome::Stored);
     }
     if any_replace {
         let mut placed = false;
-        for (i, &r) in replace.iter().enumerate().take(n) {
+        for (i, &r) in replace.iter().enumerate() {
             if r {
                 if placed {
                     put(i, Cell::EMPTY);
@@ -232,10 +252,10 @@ fn check_and_store_once(
         }
         return Some(Outcome::Stored);
     }
-    if let Some(i) = empty {
-        return put(i, new).then_some(Outcome::Stored);
+    if empty < N {
+        return put(empty, new).then_some(Outcome::Stored);
     }
-    if !more {
+    if N == 2 {
         // Spill: claim the first secondary cell, then announce it.
         if g.secondary[0]
             .compare_exchange(0, new.0, Relaxed, Relaxed)
@@ -248,7 +268,7 @@ fn check_and_store_once(
     }
     // All four cells hold accesses the new one does not subsume: evict one, chosen by a
     // cheap hash so that a steady stream of accesses does not always push out the same.
-    let victim = ((cur.0 >> 16) ^ (cur.0 >> 40) ^ cells[0].0) as usize % 4;
+    let victim = ((cur.0 >> 16) ^ (cur.0 >> 40) ^ cells[0].0) as usize % N;
     put(victim, new).then_some(Outcome::Stored)
 }
 
@@ -314,12 +334,12 @@ mod tests {
         cur: Cell,
         site: &mut impl FnMut() -> u32,
     ) -> Option<Cell> {
-        match repeat(m.g(), cur) {
-            Ok(()) => None,
-            Err(_) => match check_and_store(m.g(), clk, cur.with_site(site())) {
-                Outcome::Race(c) => Some(c),
-                Outcome::Known | Outcome::Stored => None,
-            },
+        if known(m.g(), cur) {
+            return None;
+        }
+        match check_and_store(m.g(), clk, cur, site) {
+            Outcome::Race(c) => Some(c),
+            Outcome::Known | Outcome::Stored => None,
         }
     }
 
@@ -443,8 +463,11 @@ mod tests {
         // Goroutine 3 spilled its write of byte 1 but has not yet set `more`.
         let theirs = Cell::new(Cell::stamp(3, 1), 1, 1, Kind::Write).with_site(7);
         m.1[0].store(theirs.0, Relaxed);
-        let mine = Cell::new(Cell::stamp(1, 1), 1, 1, Kind::Write).with_site(8);
-        assert_eq!(check_and_store(m.g(), &a, mine), Outcome::Race(theirs));
+        let mine = Cell::new(Cell::stamp(1, 1), 1, 1, Kind::Write);
+        assert_eq!(
+            check_and_store(m.g(), &a, mine, || 8),
+            Outcome::Race(theirs)
+        );
         let _ = c;
     }
 

@@ -1,0 +1,82 @@
+//! Event counters for profiling the hot path (feature `stats`; compiled out otherwise).
+//!
+//! `cargo xtask bench --stats` builds a runtime with them and prints, per workload, how
+//! many accesses took the fast path, which shape of the slow path decided the rest, and
+//! how often a site had to be interned: the numbers `docs/performance.md` quotes.
+
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// What is counted.
+#[derive(Clone, Copy, Debug)]
+#[repr(usize)]
+pub enum Stat {
+    /// Scalar accesses (plain and atomic).
+    Access,
+    /// Scalar accesses that missed the fast path.
+    Slow,
+    /// Granules of range accesses.
+    RangeGranule,
+    /// Range granules that missed the fast path.
+    RangeSlow,
+    /// Slow paths decided by the one-cell shapes.
+    OneCell,
+    /// Slow paths that needed the general loop.
+    General,
+    /// Cells written (a stored access).
+    Stored,
+    /// Sites computed outside the inline cache hit.
+    SiteSlow,
+    /// Stack-depot lookups (site cache misses).
+    DepotLookup,
+    /// Function entries.
+    FuncEnter,
+    /// Releases and acquires on addresses.
+    Sync,
+    /// Atomic operations.
+    Atomic,
+    /// Goroutines started.
+    GoStart,
+    /// Heap objects allocated.
+    Malloc,
+}
+
+const N: usize = Stat::Malloc as usize + 1;
+const NAMES: [&str; N] = [
+    "access",
+    "slow",
+    "range_granule",
+    "range_slow",
+    "one_cell",
+    "general",
+    "stored",
+    "site_slow",
+    "depot_lookup",
+    "func_enter",
+    "sync",
+    "atomic",
+    "go_start",
+    "malloc",
+];
+
+static COUNTS: [AtomicU64; N] = [const { AtomicU64::new(0) }; N];
+
+/// Counts one `s` (nothing unless the `stats` feature is on).
+#[inline(always)]
+pub fn bump(s: Stat) {
+    if cfg!(feature = "stats") {
+        COUNTS[s as usize].fetch_add(1, Relaxed);
+    }
+}
+
+/// `name=count` pairs, one line; empty unless the `stats` feature is on.
+pub fn summary() -> alloc::string::String {
+    let mut s = alloc::string::String::new();
+    if cfg!(feature = "stats") {
+        s.push_str("gorace stats:");
+        for (name, c) in NAMES.iter().zip(&COUNTS) {
+            s.push_str(&alloc::format!(" {name}={}", c.load(Relaxed)));
+        }
+        s.push('\n');
+    }
+    s
+}
