@@ -117,7 +117,7 @@ impl<P: Platform> Detector<P> {
                 self.tick(p);
                 site
             }
-            None => self.stacks.intern(creation, pc),
+            None => self.stacks.intern_site(creation, pc),
         };
         let mut g = Box::new(Goroutine::new(gid, clock, creation));
         self.attach(&mut g);

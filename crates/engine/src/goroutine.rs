@@ -149,8 +149,6 @@ impl ShadowStack {
         self.frames.iter().map(|f| f.pc)
     }
 
-    /// `depot.try_intern` (or, with `force`, `depot.intern`) behind the cache, which
-    /// also remembers misses (a full depot never makes those nodes later).
     #[inline(always)]
     fn cache_slot(pc: u64, parent: u32) -> usize {
         (pc ^ (pc >> 13) ^ (parent as u64).wrapping_mul(0x9e37_79b9)) as usize
@@ -165,8 +163,18 @@ impl ShadowStack {
         (e.pc == pc && e.parent == parent && e.node < NO_ROOM).then_some(e.node)
     }
 
+    /// `depot.try_intern` (or, with `force`, `depot.intern`; `_site` variants for a
+    /// `leaf`) behind the cache, which also remembers misses (a full depot never makes
+    /// those nodes later).
     #[inline(never)]
-    fn intern(&mut self, depot: &StackDepot, parent: u32, pc: u64, force: bool) -> Option<u32> {
+    fn intern(
+        &mut self,
+        depot: &StackDepot,
+        parent: u32,
+        pc: u64,
+        leaf: bool,
+        force: bool,
+    ) -> Option<u32> {
         let h = Self::cache_slot(pc, parent);
         if self.cache.is_empty() {
             // Allocated on first use: many goroutines never record an access.
@@ -178,10 +186,11 @@ impl ShadowStack {
             return (e.node != NO_ROOM).then_some(e.node);
         }
         bump(Stat::DepotLookup);
-        let node = if force {
-            depot.intern(parent, pc)
-        } else {
-            depot.try_intern(parent, pc).unwrap_or(NO_ROOM)
+        let node = match (leaf, force) {
+            (false, true) => depot.intern(parent, pc),
+            (true, true) => depot.intern_site(parent, pc),
+            (false, false) => depot.try_intern(parent, pc).unwrap_or(NO_ROOM),
+            (true, false) => depot.try_intern_site(parent, pc).unwrap_or(NO_ROOM),
         };
         *e = CacheEntry { pc, parent, node };
         self.misses += 1;
@@ -211,7 +220,7 @@ impl ShadowStack {
         };
         for j in i..=top {
             match (node != NO_ROOM)
-                .then(|| self.intern(depot, node, self.frames[j].pc, false))
+                .then(|| self.intern(depot, node, self.frames[j].pc, false, false))
                 .flatten()
             {
                 Some(n) => node = n,
@@ -243,13 +252,15 @@ impl ShadowStack {
         bump(Stat::SiteSlow);
         if let Some(site) = self
             .node(depot)
-            .and_then(|n| self.intern(depot, n, pc, false))
+            .and_then(|n| self.intern(depot, n, pc, true, false))
         {
             return site;
         }
         let caller = self.frames.last().map_or(0, |f| f.pc);
-        let top = self.intern(depot, TRUNCATED, caller, true).unwrap_or(ROOT);
-        self.intern(depot, top, pc, true).unwrap_or(ROOT)
+        let top = self
+            .intern(depot, TRUNCATED, caller, false, true)
+            .unwrap_or(ROOT);
+        self.intern(depot, top, pc, true, true).unwrap_or(ROOT)
     }
 }
 

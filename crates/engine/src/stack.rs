@@ -10,11 +10,22 @@
 //! of calls or accesses, and is capped: once the depot holds its soft cap of nodes
 //! ([`DEFAULT_SOFT_CAP`]), new stacks are kept truncated, as their innermost frame and
 //! the access pc under [`TRUNCATED`] (pairs of pcs: few, however deep or varied the
-//! recursion that overflowed the depot). Each node is a 64-byte node (key plus the first six children, so that
-//! re-walking a known stack stays in cache lines just used) and 32 to 64 bytes of index. Nodes are never
-//! freed. Looking a node up ([`StackDepot::intern`] of a known stack, [`StackDepot::pcs`])
-//! takes no lock: the index is [`SHARDS`] insert-only open-addressing tables of keys and
-//! ids; only adding a node takes its shard's lock.
+//! recursion that overflowed the depot).
+//!
+//! Two kinds of node share one id space (even ids, odd ids):
+//!
+//! - a **frame** node (a call stack: its last pc is a return address) is a 64-byte
+//!   record holding its key and its first six children inline, so that walking down a
+//!   stack, and the bursts of lookups one frame makes for its access sites, touch one
+//!   cache line per frame;
+//! - a **leaf** node (an access or `go` statement site: never a parent) is 12 bytes,
+//!   its pc and parent in chunk arrays.
+//!
+//! Children that do not fit their parent's inline slots go to an overflow index:
+//! [`SHARDS`] insert-only open-addressing tables of keys and ids (16 bytes per slot, at
+//! most three quarters full, tables outgrown kept for readers still probing them).
+//! Nodes are never freed. Looking a node up takes no lock; only adding one takes its
+//! shard's lock.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -26,29 +37,39 @@ use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 pub const ROOT: u32 = 0;
 /// Parent of the nodes made once the depot is full: below it, a stack keeps only its
 /// innermost frame and the access (see [`StackDepot::try_intern`]).
-pub const TRUNCATED: u32 = 1;
-/// How many nodes the depot makes for full stacks by default (64 MiB of nodes).
+pub const TRUNCATED: u32 = 2;
+/// How many nodes the depot makes for full stacks by default.
 pub const DEFAULT_SOFT_CAP: u32 = 1 << 20;
 /// Most nodes the depot can hold (ids must fit a shadow cell's site field).
 pub const MAX_NODES: u32 = 1 << crate::cell::SITE_BITS;
 /// Index shards (independent spin locks).
 pub const SHARDS: usize = 64;
 
+/// Nodes of one kind per chunk; chunks are allocated as ids reach them.
 const CHUNK_BITS: u32 = 16;
 const CHUNK: usize = 1 << CHUNK_BITS;
-const CHUNKS: usize = (MAX_NODES as usize) / CHUNK;
+/// Chunks of each kind (half the id space each).
+const CHUNKS: usize = (MAX_NODES as usize / 2) / CHUNK;
+/// Frame indices taken by [`ROOT`] and [`TRUNCATED`].
+const RESERVED_FRAMES: u32 = 2;
 
-/// Children a node remembers inline (see [`StackDepot::intern`]).
+/// Frames [`StackDepot::stack`] follows at most.
+const MAX_DEPTH: usize = 1 << 16;
+
+/// Children a frame node remembers inline.
 const KIDS: usize = 6;
+/// Marks an inline child slot being filled.
+const CLAIMED: u32 = u32::MAX;
 
-/// A depot node: one cache line holding its key and its first [`KIDS`] children, so
-/// that walking down a stack that exists already touches only nodes just used.
-///
-/// A node's children are pcs inside one function (the callee of the node's frame), so
-/// they share their upper 32 bits; children are kept inline only when they share
-/// `kid_hi` with the first one.
+const fn is_leaf(id: u32) -> bool {
+    id & 1 == 1
+}
+
+/// A frame node: its key and its first [`KIDS`] children. A frame's children are pcs
+/// inside one function (the callee of its last frame), so they share their upper 32
+/// bits; children are kept inline only when they share `kid_hi` with the first one.
 #[repr(C, align(64))]
-struct Node {
+struct Frame {
     pc: AtomicU64,
     parent: AtomicU32,
     /// Upper 32 bits of the inline children's pcs, plus one (0: no child yet).
@@ -57,77 +78,144 @@ struct Node {
     kid: [AtomicU32; KIDS],
 }
 
-const _: () = assert!(core::mem::size_of::<Node>() == 64);
+const _: () = assert!(core::mem::size_of::<Frame>() == 64);
 
-/// Marks an inline child slot being filled.
-const CLAIMED: u32 = u32::MAX;
+/// Where a lookup for a key ends in its parent's inline children.
+enum Kids {
+    Found(u32),
+    /// Not there, and the inline slots could have taken it: the key does not exist
+    /// (slots are never emptied, so they were never full or of another `kid_hi`).
+    Absent,
+    /// Not there, and it may have gone to the overflow index.
+    Elsewhere,
+}
 
-impl Node {
-    const fn new() -> Node {
-        Node {
-            pc: AtomicU64::new(0),
-            parent: AtomicU32::new(0),
-            kid_hi: AtomicU32::new(0),
-            kid_lo: [const { AtomicU32::new(0) }; KIDS],
-            kid: [const { AtomicU32::new(0) }; KIDS],
-        }
-    }
-
+impl Frame {
     fn split(pc: u64) -> (u32, u32) {
         (((pc >> 32) as u32).wrapping_add(1), pc as u32)
     }
 
-    /// The child for `pc`, if remembered inline.
     #[inline]
-    fn kid(&self, pc: u64) -> Option<u32> {
+    fn kid(&self, pc: u64) -> Kids {
         let (hi, lo) = Self::split(pc);
-        if self.kid_hi.load(Ordering::Relaxed) != hi {
-            return None;
+        match self.kid_hi.load(Ordering::Acquire) {
+            0 => return Kids::Absent,
+            h if h != hi => return Kids::Elsewhere,
+            _ => {}
         }
-        (0..KIDS).find_map(|i| {
-            let id = self.kid[i].load(Ordering::Acquire);
-            let set = id != 0 && id != CLAIMED;
-            (set && self.kid_lo[i].load(Ordering::Relaxed) == lo).then_some(id)
-        })
+        let mut room = false;
+        for i in 0..KIDS {
+            match self.kid[i].load(Ordering::Acquire) {
+                0 => room = true,
+                CLAIMED => {}
+                id if self.kid_lo[i].load(Ordering::Relaxed) == lo => return Kids::Found(id),
+                _ => {}
+            }
+        }
+        if room {
+            Kids::Absent
+        } else {
+            Kids::Elsewhere
+        }
     }
 
-    /// Remembers child `id` for `pc` inline if a slot is free (first come, first kept).
-    fn add_kid(&self, pc: u64, id: u32) {
+    /// Remembers child `id` for `pc` inline if a slot is free; false if it must go to
+    /// the overflow index.
+    fn add_kid(&self, pc: u64, id: u32) -> bool {
         let (hi, lo) = Self::split(pc);
         match self
             .kid_hi
-            .compare_exchange(0, hi, Ordering::Relaxed, Ordering::Relaxed)
+            .compare_exchange(0, hi, Ordering::AcqRel, Ordering::Acquire)
         {
             Ok(_) => {}
             Err(h) if h == hi => {}
-            Err(_) => return,
+            Err(_) => return false,
         }
         for i in 0..KIDS {
             // Claim the slot with a marker, describe it, then publish the child.
-            let free = self.kid[i].load(Ordering::Relaxed) == 0;
-            if free
+            if self.kid[i].load(Ordering::Relaxed) == 0
                 && self.kid[i]
                     .compare_exchange(0, CLAIMED, Ordering::Relaxed, Ordering::Relaxed)
                     .is_ok()
             {
                 self.kid_lo[i].store(lo, Ordering::Relaxed);
                 self.kid[i].store(id, Ordering::Release);
-                return;
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// [`CHUNK`] consecutive leaf nodes.
+struct Leaves {
+    pc: [AtomicU64; CHUNK],
+    parent: [AtomicU32; CHUNK],
+}
+
+/// A lazily allocated array of chunks of `T`, never freed before the depot.
+struct Chunks<T> {
+    chunks: [AtomicPtr<T>; CHUNKS],
+}
+
+impl<T> Chunks<T> {
+    const fn new() -> Self {
+        Chunks {
+            chunks: [const { AtomicPtr::new(ptr::null_mut()) }; CHUNKS],
+        }
+    }
+
+    /// The chunk with index `c`, if allocated.
+    fn get(&self, c: usize) -> Option<&T> {
+        // SAFETY: chunks are published with Release after zero-initialisation and never
+        // freed while the depot lives.
+        unsafe { self.chunks.get(c)?.load(Ordering::Acquire).as_ref() }
+    }
+
+    /// The chunk with index `c`, allocated (zeroed) if needed.
+    fn get_or_alloc(&self, c: usize) -> Option<&T> {
+        let slot = self.chunks.get(c)?;
+        if let Some(t) = self.get(c) {
+            return Some(t);
+        }
+        // SAFETY: every T here is made of atomics, for which all-zero bytes are valid
+        // (zero); the box is allocated zeroed, so no large value passes through the stack.
+        let fresh = Box::into_raw(unsafe { Box::<T>::new_zeroed().assume_init() });
+        match slot.compare_exchange(ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
+            // SAFETY: just published; never freed while the depot lives.
+            Ok(_) => Some(unsafe { &*fresh }),
+            Err(winner) => {
+                // SAFETY: `fresh` came from Box::into_raw just above and was never shared.
+                drop(unsafe { Box::from_raw(fresh) });
+                // SAFETY: as in `get`.
+                Some(unsafe { &*winner })
             }
         }
     }
 }
 
-/// A table slot: a node's key and id. The id (0: empty) is published last, with
-/// Release, so a reader that sees it also sees the key.
+impl<T> Drop for Chunks<T> {
+    fn drop(&mut self) {
+        for chunk in &mut self.chunks {
+            let p = *chunk.get_mut();
+            if !p.is_null() {
+                // SAFETY: non-null chunks come from Box::into_raw (`get_or_alloc`) and
+                // are owned here; `&mut self`: no readers.
+                drop(unsafe { Box::from_raw(p) });
+            }
+        }
+    }
+}
+
+/// An overflow-index slot: a node's key and id. The id (0: empty) is published last,
+/// with Release, so a reader that sees it also sees the key.
 struct Slot {
     id: AtomicU32,
     parent: AtomicU32,
     pc: AtomicU64,
 }
 
-/// One shard's open-addressing table (linear probing, at most half full): a lookup
-/// reads one or two cache lines of the table and never the nodes.
+/// One shard's open-addressing table (linear probing, at most three quarters full).
 struct Table {
     mask: usize,
     slots: Box<[Slot]>,
@@ -165,8 +253,11 @@ struct Shard {
 
 /// Interned call stacks. See the module documentation.
 pub struct StackDepot {
-    chunks: [AtomicPtr<Node>; CHUNKS],
-    next: AtomicU32,
+    frames: Chunks<[Frame; CHUNK]>,
+    leaves: Chunks<Leaves>,
+    /// Frame and leaf indices handed out so far.
+    next_frame: AtomicU32,
+    next_leaf: AtomicU32,
     soft_cap: AtomicU32,
     shards: [Shard; SHARDS],
 }
@@ -180,19 +271,11 @@ impl Default for StackDepot {
 /// The process-wide depot is never dropped; tests create and drop thousands.
 impl Drop for StackDepot {
     fn drop(&mut self) {
-        for chunk in &mut self.chunks {
-            let p = *chunk.get_mut();
-            if !p.is_null() {
-                // SAFETY: non-null chunks come from Box::into_raw of a CHUNK-long slice
-                // (`chunk_for`) and are owned by the depot; `&mut self`: no readers.
-                drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(p, CHUNK)) });
-            }
-        }
         for shard in &mut self.shards {
             let t = *shard.table.get_mut();
             if !t.is_null() {
-                // SAFETY: published tables come from Box::into_raw (`intern`) and are
-                // owned by their shard (retired ones are dropped with its state).
+                // SAFETY: published tables come from Box::into_raw (`intern_slow`) and
+                // are owned by their shard (retired ones are dropped with its state).
                 drop(unsafe { Box::from_raw(t) });
             }
         }
@@ -202,8 +285,10 @@ impl Drop for StackDepot {
 impl StackDepot {
     pub const fn new() -> Self {
         StackDepot {
-            chunks: [const { AtomicPtr::new(ptr::null_mut()) }; CHUNKS],
-            next: AtomicU32::new(TRUNCATED + 1),
+            frames: Chunks::new(),
+            leaves: Chunks::new(),
+            next_frame: AtomicU32::new(RESERVED_FRAMES),
+            next_leaf: AtomicU32::new(0),
             soft_cap: AtomicU32::new(DEFAULT_SOFT_CAP),
             shards: [const {
                 Shard {
@@ -217,33 +302,28 @@ impl StackDepot {
         }
     }
 
-    fn node(&self, id: u32) -> Option<&Node> {
-        let chunk = self.chunks.get((id >> CHUNK_BITS) as usize)?;
-        let base = chunk.load(Ordering::Acquire);
-        if base.is_null() {
-            return None;
-        }
-        // SAFETY: chunks are allocated with CHUNK nodes, published with Release after
-        // initialisation, and never freed; the offset is below CHUNK.
-        Some(unsafe { &*base.add(id as usize & (CHUNK - 1)) })
+    fn frame(&self, id: u32) -> Option<&Frame> {
+        let i = (id >> 1) as usize;
+        (!is_leaf(id)).then_some(())?;
+        Some(&self.frames.get(i >> CHUNK_BITS)?[i & (CHUNK - 1)])
     }
 
-    fn chunk_for(&self, id: u32) -> Option<*mut Node> {
-        let slot = self.chunks.get((id >> CHUNK_BITS) as usize)?;
-        let cur = slot.load(Ordering::Acquire);
-        if !cur.is_null() {
-            return Some(cur);
-        }
-        let fresh: Box<[Node]> = (0..CHUNK).map(|_| Node::new()).collect();
-        let fresh = Box::into_raw(fresh) as *mut Node;
-        match slot.compare_exchange(ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => Some(fresh),
-            Err(winner) => {
-                // SAFETY: `fresh` came from Box::into_raw of a CHUNK-long slice just above
-                // and was never shared.
-                drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(fresh, CHUNK)) });
-                Some(winner)
-            }
+    /// The key of node `id`: `(parent, pc)`.
+    fn key(&self, id: u32) -> Option<(u32, u64)> {
+        let i = (id >> 1) as usize;
+        if is_leaf(id) {
+            let c = self.leaves.get(i >> CHUNK_BITS)?;
+            let j = i & (CHUNK - 1);
+            Some((
+                c.parent[j].load(Ordering::Acquire),
+                c.pc[j].load(Ordering::Relaxed),
+            ))
+        } else {
+            let f = self.frame(id)?;
+            Some((
+                f.parent.load(Ordering::Acquire),
+                f.pc.load(Ordering::Relaxed),
+            ))
         }
     }
 
@@ -290,78 +370,83 @@ impl StackDepot {
         slot.id.store(id, Ordering::Release);
     }
 
+    /// The overflow index's node for a key, if any (lock-free).
+    fn find_overflow(&self, h: usize, parent: u32, pc: u64) -> Option<u32> {
+        let t = self.shards[h % SHARDS].table.load(Ordering::Acquire);
+        // SAFETY: published tables are never freed (retired ones are kept).
+        Self::find(unsafe { t.as_ref()? }, h, parent, pc)
+    }
+
     /// Sets how many nodes full stacks may use (see the module documentation).
     pub fn set_soft_cap(&self, nodes: u32) {
         self.soft_cap
             .store(nodes.clamp(16, MAX_NODES / 2), Ordering::Relaxed);
     }
 
-    /// The node for `parent`'s stack extended by `pc`, creating it if needed, or `None`
-    /// when that would take the depot past its soft cap.
+    /// The frame node for `parent`'s stack extended by the return address `pc`,
+    /// creating it if needed, or `None` when that would take the depot past its soft
+    /// cap.
     pub fn try_intern(&self, parent: u32, pc: u64) -> Option<u32> {
-        self.intern_inner(parent, pc, false)
+        self.intern_inner(parent, pc, false, false)
     }
 
-    /// The node for `parent`'s stack extended by `pc` (a return address), creating it
-    /// if needed, past the soft cap if need be. Returns [`ROOT`] when the depot is
-    /// completely full.
+    /// The frame node for `parent`'s stack extended by the return address `pc`,
+    /// creating it if needed, past the soft cap if need be. Returns [`ROOT`] when the
+    /// depot is completely full.
     pub fn intern(&self, parent: u32, pc: u64) -> u32 {
-        self.intern_inner(parent, pc, true).unwrap_or(ROOT)
+        self.intern_inner(parent, pc, false, true).unwrap_or(ROOT)
     }
 
-    fn intern_inner(&self, parent: u32, pc: u64, force: bool) -> Option<u32> {
-        let parent_node = self.node(parent).or_else(|| {
-            self.chunk_for(parent)?;
-            self.node(parent)
-        });
-        if let Some(id) = parent_node.and_then(|n| n.kid(pc)) {
+    /// [`Self::try_intern`] for a site (an access or `go` statement pc: a leaf).
+    pub fn try_intern_site(&self, parent: u32, pc: u64) -> Option<u32> {
+        self.intern_inner(parent, pc, true, false)
+    }
+
+    /// [`Self::intern`] for a site.
+    pub fn intern_site(&self, parent: u32, pc: u64) -> u32 {
+        self.intern_inner(parent, pc, true, true).unwrap_or(ROOT)
+    }
+
+    fn intern_inner(&self, parent: u32, pc: u64, leaf: bool, force: bool) -> Option<u32> {
+        let h = Self::hash(parent, pc);
+        let kids = self.frame(parent).map_or(Kids::Elsewhere, |f| f.kid(pc));
+        match kids {
+            Kids::Found(id) => return Some(id),
+            Kids::Absent => {}
+            Kids::Elsewhere => {
+                if let Some(id) = self.find_overflow(h, parent, pc) {
+                    return Some(id);
+                }
+            }
+        }
+        self.intern_slow(h, parent, pc, leaf, force)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn intern_slow(&self, h: usize, parent: u32, pc: u64, leaf: bool, force: bool) -> Option<u32> {
+        if !force && self.len() >= self.soft_cap.load(Ordering::Relaxed) {
+            // Known nodes are still found.
+            return self.lookup_locked(h, parent, pc);
+        }
+        let shard = &self.shards[h % SHARDS];
+        let mut state = shard.lock.lock();
+        let parent_frame = self.frame(parent);
+        if let Some(Kids::Found(id)) = parent_frame.map(|f| f.kid(pc)) {
             return Some(id);
         }
-        let id = self.intern_slow(parent, pc, force)?;
-        if id != ROOT {
-            if let Some(n) = parent_node {
-                n.add_kid(pc, id);
-            }
+        if let Some(id) = self.find_overflow(h, parent, pc) {
+            return Some(id);
         }
-        Some(id)
-    }
-
-    fn intern_slow(&self, parent: u32, pc: u64, force: bool) -> Option<u32> {
-        let h = Self::hash(parent, pc);
-        let shard = &self.shards[h % SHARDS];
-        let current = shard.table.load(Ordering::Acquire);
-        // SAFETY: published tables are never freed (retired ones are kept).
-        if let Some(t) = unsafe { current.as_ref() } {
-            if let Some(id) = Self::find(t, h, parent, pc) {
-                return Some(id);
-            }
+        let id = self.new_node(parent, pc, leaf)?;
+        if parent_frame.is_some_and(|f| f.add_kid(pc, id)) {
+            return Some(id);
         }
-        if !force && self.len() >= self.soft_cap.load(Ordering::Relaxed) {
-            return None;
-        }
-        let mut state = shard.lock.lock();
         let mut table = shard.table.load(Ordering::Acquire);
-        // SAFETY: as above; under the lock the table cannot change.
-        if let Some(t) = unsafe { table.as_ref() } {
-            if let Some(id) = Self::find(t, h, parent, pc) {
-                return Some(id);
-            }
-        }
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
-        if id >= MAX_NODES {
-            self.next.store(MAX_NODES, Ordering::Relaxed);
-            return Some(ROOT);
-        }
-        let chunk = self.chunk_for(id)?;
-        // SAFETY: `chunk` holds CHUNK nodes and the offset is below CHUNK; node `id` is
-        // written only here, once, before the id is published.
-        let node = unsafe { &*chunk.add(id as usize & (CHUNK - 1)) };
-        node.pc.store(pc, Ordering::Relaxed);
-        node.parent.store(parent, Ordering::Release);
-
-        // SAFETY: as above.
+        // SAFETY: published tables are never freed; under the lock the table cannot change.
         let cap = unsafe { table.as_ref() }.map_or(0, |t| t.mask + 1);
-        if (state.count + 1) * 2 > cap {
+        // Linear probing stays short up to three quarters full.
+        if (state.count + 1) * 4 > cap * 3 {
             let bigger = Table::new((cap * 2).max(64));
             // SAFETY: as above.
             if let Some(old) = unsafe { table.as_ref() } {
@@ -379,7 +464,7 @@ impl StackDepot {
             let bigger = Box::into_raw(bigger);
             shard.table.store(bigger, Ordering::Release);
             if !table.is_null() {
-                // SAFETY: `table` came from Box::into_raw below and is now unpublished;
+                // SAFETY: `table` came from Box::into_raw above and is now unpublished;
                 // it stays allocated in `retired` for readers still probing it.
                 state.retired.push(unsafe { Box::from_raw(table) });
             }
@@ -389,6 +474,42 @@ impl StackDepot {
         Self::place(unsafe { &*table }, h, parent, pc, id);
         state.count += 1;
         Some(id)
+    }
+
+    /// A lookup that also sees nodes being added right now (under the shard's lock).
+    fn lookup_locked(&self, h: usize, parent: u32, pc: u64) -> Option<u32> {
+        let _state = self.shards[h % SHARDS].lock.lock();
+        if let Some(Kids::Found(id)) = self.frame(parent).map(|f| f.kid(pc)) {
+            return Some(id);
+        }
+        self.find_overflow(h, parent, pc)
+    }
+
+    /// Takes a fresh id of the wanted kind and writes its key (before anybody can see
+    /// the id). `None` when that kind's ids are used up.
+    fn new_node(&self, parent: u32, pc: u64, leaf: bool) -> Option<u32> {
+        let counter = if leaf {
+            &self.next_leaf
+        } else {
+            &self.next_frame
+        };
+        let i = counter.fetch_add(1, Ordering::Relaxed);
+        if i >= MAX_NODES / 2 {
+            counter.store(MAX_NODES / 2, Ordering::Relaxed);
+            return None;
+        }
+        let (c, j) = ((i >> CHUNK_BITS) as usize, i as usize & (CHUNK - 1));
+        if leaf {
+            let chunk = self.leaves.get_or_alloc(c)?;
+            chunk.pc[j].store(pc, Ordering::Relaxed);
+            chunk.parent[j].store(parent, Ordering::Release);
+            Some(i << 1 | 1)
+        } else {
+            let f = &self.frames.get_or_alloc(c)?[j];
+            f.pc.store(pc, Ordering::Relaxed);
+            f.parent.store(parent, Ordering::Release);
+            Some(i << 1)
+        }
     }
 
     /// The node for a whole stack, outermost pc first.
@@ -411,11 +532,14 @@ impl StackDepot {
             if id == TRUNCATED {
                 return (out, true);
             }
-            let Some(node) = self.node(id) else { break };
-            let parent = node.parent.load(Ordering::Acquire);
-            out.push(node.pc.load(Ordering::Relaxed));
-            if parent >= id {
-                break; // parents are always older; never loop on a torn read
+            let Some((parent, pc)) = self.key(id) else {
+                break;
+            };
+            out.push(pc);
+            // Parents are always older, so within one kind their ids are smaller; never
+            // loop on a torn read.
+            if (is_leaf(parent) == is_leaf(id) && parent >= id) || out.len() > MAX_DEPTH {
+                break;
             }
             id = parent;
         }
@@ -424,7 +548,9 @@ impl StackDepot {
 
     /// Nodes interned so far.
     pub fn len(&self) -> u32 {
-        self.next.load(Ordering::Relaxed).min(MAX_NODES) - 1 - TRUNCATED
+        let frames = self.next_frame.load(Ordering::Relaxed).min(MAX_NODES / 2);
+        let leaves = self.next_leaf.load(Ordering::Relaxed).min(MAX_NODES / 2);
+        frames - RESERVED_FRAMES + leaves
     }
 
     pub fn is_empty(&self) -> bool {
@@ -480,6 +606,44 @@ mod tests {
             "interning is idempotent"
         );
         assert!(d.pcs(ROOT).is_empty());
+    }
+
+    #[test]
+    fn frames_with_many_children_and_leaves_round_trip() {
+        let d = StackDepot::new();
+        let f = d.intern_stack(&[0x10, 0x20]);
+        // More children than fit inline, some with other upper bits (overflow index).
+        let kids: Vec<(u64, u32)> = (0..40u64)
+            .map(|i| {
+                let pc = if i % 7 == 0 {
+                    (1 << 40) + i
+                } else {
+                    0x1000 + i
+                };
+                let id = if i % 2 == 0 {
+                    d.intern_site(f, pc)
+                } else {
+                    d.intern(f, pc)
+                };
+                (pc, id)
+            })
+            .collect();
+        for &(pc, id) in &kids {
+            assert_eq!(d.pcs(id), vec![pc, 0x20, 0x10]);
+            assert_eq!(
+                d.try_intern(f, pc),
+                Some(id),
+                "found again, whatever its kind"
+            );
+            assert_eq!(d.intern_site(f, pc), id);
+        }
+        let leaf = kids[0].1;
+        assert!(is_leaf(leaf) && !is_leaf(kids[1].1));
+        assert_eq!(d.len(), 2 + 40);
+        // A leaf's id may be below its parent's: stacks are still followed.
+        let deep = (0..100u64).fold(ROOT, |n, pc| d.intern(n, 0x5000 + pc));
+        let site = d.intern_site(deep, 0x9999);
+        assert_eq!(d.pcs(site).len(), 101);
     }
 
     #[test]
