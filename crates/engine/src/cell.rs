@@ -1,11 +1,11 @@
 //! The shadow cell: one remembered memory access, packed into 64 bits.
 //!
 //! ```text
-//!  63  62            38 37            16 15      8  7   6   5     3 2     0
-//! +----+---------------+----------------+---------+---+---+-------+-------+
-//! |more|     site      |     epoch      |  slot   | A | R | len-1 | offset|
-//! +----+---------------+----------------+---------+---+---+-------+-------+
-//!   1         25              22             8      1   1    3       3
+//!  63  62  60 59        38 37            16 15      8  7   6   5     3 2     0
+//! +----+-----+------------+----------------+---------+---+---+-------+-------+
+//! |more| tag |    site    |     epoch      |  slot   | A | R | len-1 | offset|
+//! +----+-----+------------+----------------+---------+---+---+-------+-------+
+//!   1     3        22              22             8      1   1    3       3
 //! ```
 //!
 //! - `offset`, `len-1`: the bytes `[offset, offset+len)` of the 8-byte granule touched.
@@ -14,8 +14,11 @@
 //! - `site`: the stack-depot node of the access (its full call stack, innermost pc
 //!   included). Keeping it in the cell is what lets gorace print the earlier access's
 //!   stack however long ago it happened, instead of replaying a bounded trace.
-//! - `more`: only in the first cell of a granule's primary pair: the granule also has
-//!   cells in the secondary plane (see [`crate::shadow`]).
+//! - `more`: only in the first cell of a granule's primary pair: the granule may also
+//!   have cells in its block's overflow (see [`crate::shadow`]).
+//! - `tag`: only in overflow cells, which eight granules share: which of them the cell
+//!   belongs to. The shadow code adds and strips it; everything else sees cells
+//!   without it.
 //!
 //! An all-zero word is an empty cell; real cells always have `epoch >= 1`.
 
@@ -24,7 +27,7 @@ pub const SLOT_BITS: u32 = 8;
 /// Bits of the epoch field.
 pub const EPOCH_BITS: u32 = 22;
 /// Bits of the site field; stack-depot ids at or above `1 << SITE_BITS` are stored as 0.
-pub const SITE_BITS: u32 = 25;
+pub const SITE_BITS: u32 = 22;
 
 const OFF_SHIFT: u32 = 0;
 const LEN_SHIFT: u32 = 3;
@@ -33,12 +36,11 @@ const ATOMIC_BIT: u64 = 1 << 7;
 const SLOT_SHIFT: u32 = 8;
 const EPOCH_SHIFT: u32 = SLOT_SHIFT + SLOT_BITS;
 const SITE_SHIFT: u32 = EPOCH_SHIFT + EPOCH_BITS;
+const TAG_SHIFT: u32 = SITE_SHIFT + SITE_BITS;
+const TAG_MASK: u64 = 7 << TAG_SHIFT;
 const MORE_BIT: u64 = 1 << 63;
 
-const _: () = assert!(
-    SITE_SHIFT + SITE_BITS == 63,
-    "the layout fills 63 bits plus `more`"
-);
+const _: () = assert!(TAG_SHIFT + 3 == 63, "the layout fills 63 bits plus `more`");
 
 /// `R` and `A` together: the kind of access.
 pub const KIND_MASK: u64 = READ_BIT | ATOMIC_BIT;
@@ -156,6 +158,18 @@ impl Cell {
     #[inline(always)]
     pub const fn more(self) -> bool {
         self.0 & MORE_BIT != 0
+    }
+
+    /// The overflow tag (see the module documentation).
+    #[inline(always)]
+    pub const fn tag(self) -> u8 {
+        ((self.0 & TAG_MASK) >> TAG_SHIFT) as u8
+    }
+
+    /// The cell as stored in an overflow cell of granule `index` of its block.
+    #[inline(always)]
+    pub const fn with_tag(self, index: u8) -> Cell {
+        Cell((self.0 & !TAG_MASK) | (((index & 7) as u64) << TAG_SHIFT))
     }
 
     #[inline(always)]
@@ -282,6 +296,16 @@ mod tests {
             c.with_site(1 << SITE_BITS).site(),
             0,
             "oversized sites become 0"
+        );
+        let t = c.with_more(true).with_tag(5);
+        assert_eq!(
+            (t.tag(), t.site(), t.epoch(), t.more()),
+            (5, c.site(), MAX, true)
+        );
+        assert_eq!(
+            t.with_tag(0).with_more(false),
+            c,
+            "the tag is all with_tag changes"
         );
     }
     const MAX: u32 = (1 << EPOCH_BITS) - 1;

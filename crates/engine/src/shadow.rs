@@ -1,21 +1,29 @@
 //! The per-granule race check: compare a new access with the remembered ones, report a
 //! conflict, remember the new access.
 //!
-//! Every 8-byte granule of application memory has four [`Cell`]s: two *primary* cells,
-//! always present, and two *secondary* cells in a separate plane that is only written
-//! (and so only costs memory) for granules that need more than two remembered accesses.
-//! The first primary cell's `more` bit says whether the secondary pair is in use.
-//! Where the planes live is the caller's business ([`Granule`] is two pointers).
+//! Every 8-byte granule of application memory has two *primary* [`Cell`]s, always
+//! present. A granule that needs to remember more accesses spills, first into its
+//! 64-byte block's four *overflow* cells, which the block's eight granules share (an
+//! overflow cell carries the tag of the granule it belongs to), then, once those are
+//! taken, into its own *secondary* pair. The first primary cell's `more` bit says that
+//! the granule may have spilled. The overflow plane is a quarter the size of the
+//! primary one, the secondary plane as large; both are written only where needed, so
+//! the common spill (an initialising range write, another goroutine's field write, a
+//! read after a join) costs a quarter of the memory a per-granule plane would, and a
+//! granule still keeps four accesses of its own whatever its neighbours do. Where the
+//! planes live is the caller's business ([`Granule`] is three pointers and an index).
 //!
 //! Replacement rule (why two cells usually suffice): a remembered access `c` can be
 //! forgotten when the new access `cur` happens after it, covers its bytes and is at least
 //! as strong (see [`Cell::at_least_as_strong`]): any later access that would race with
 //! `c` then races with `cur` too, so no race is lost, only reported against the newer
 //! access. Accesses of one goroutine, epoch, kind and site to neighbouring bytes (a byte
-//! loop) merge into one cell. When nothing can be replaced or merged and all four cells
-//! are full, one is evicted: the granule then holds four accesses that none of the newer
-//! ones subsumes (several goroutines, or one goroutine touching separate bytes of the
-//! word from different pcs). Eviction is the one way this algorithm can miss a race;
+//! loop) merge into one cell. When nothing can be replaced or merged, the access goes to
+//! an empty primary cell, else a free overflow cell of its block, else an empty cell of
+//! its secondary pair; when there is none, one of the granule's own cells is evicted:
+//! the granule then holds at least four accesses that none of the newer ones subsumes
+//! (several goroutines, or one goroutine touching separate bytes of the word from
+//! different pcs). Eviction is the one way this algorithm can miss a race;
 //! ThreadSanitizer has the same four-cell bound.
 //!
 //! Cells are relaxed atomics. The fast path only loads; every store of the slow path
@@ -30,12 +38,42 @@ use crate::cell::Cell;
 use crate::clock::ThreadClock;
 use crate::stats::{bump, Stat};
 
-/// The shadow of one granule: its primary and secondary cell pairs.
+/// Overflow cells per 64-byte block (eight granules).
+pub const OVERFLOW: usize = 4;
+
+/// The shadow of one granule: its primary pair, its block's overflow cells, its index
+/// in the block (the tag of the overflow cells it owns), and its secondary pair.
 #[derive(Clone, Copy)]
 pub struct Granule<'a> {
     pub primary: &'a [AtomicU64; 2],
+    pub overflow: &'a [AtomicU64; OVERFLOW],
+    pub index: u8,
     pub secondary: &'a [AtomicU64; 2],
 }
+
+impl<'a> Granule<'a> {
+    /// The spilled cells as stored: the block's overflow cells, then the secondary pair.
+    #[inline]
+    fn spilled(&self) -> [u64; SPILLED] {
+        core::array::from_fn(|i| self.spill_slot(i).load(Relaxed))
+    }
+
+    fn spill_slot(&self, i: usize) -> &'a AtomicU64 {
+        if i < OVERFLOW {
+            &self.overflow[i]
+        } else {
+            &self.secondary[i - OVERFLOW]
+        }
+    }
+
+    /// Whether spilled cell `i`, holding `raw`, is this granule's.
+    fn owns(&self, i: usize, raw: u64) -> bool {
+        raw != 0 && (i >= OVERFLOW || Cell(raw).tag() == self.index)
+    }
+}
+
+/// Spilled cells a granule can see: its block's overflow cells and its secondary pair.
+const SPILLED: usize = OVERFLOW + 2;
 
 /// Whether the cell `c` happens-before the owner of `clock`.
 #[inline(always)]
@@ -123,9 +161,9 @@ pub fn check_and_store(
     check_and_store_general(g, clock, cur, &mut site)
 }
 
-/// [`check_and_store`] past the empty-granule case: the primary pair alone while no
-/// granule spilled ([`check_cells`] over 2 cells), all four cells otherwise; again
-/// until no compare-and-swap is lost.
+/// [`check_and_store`] past the empty-granule case: the primary pair alone while the
+/// granule never spilled, its spilled cells too otherwise; again until no
+/// compare-and-swap is lost.
 #[inline(never)]
 fn check_and_store_general<F: FnMut() -> u32>(
     g: Granule<'_>,
@@ -133,27 +171,39 @@ fn check_and_store_general<F: FnMut() -> u32>(
     cur: Cell,
     site: &mut LazySite<F>,
 ) -> Outcome {
-    let mut see_secondary = false;
+    let mut see_spilled = false;
     loop {
-        let p0 = Cell(g.primary[0].load(Relaxed));
-        let p1 = Cell(g.primary[1].load(Relaxed));
-        let r = if p0.more() || see_secondary {
-            let s0 = Cell(g.secondary[0].load(Relaxed));
-            let s1 = Cell(g.secondary[1].load(Relaxed));
-            check_cells(g, clock, cur, [p0, p1, s0, s1], site)
+        let p0 = g.primary[0].load(Relaxed);
+        let p1 = g.primary[1].load(Relaxed);
+        let r = if Cell(p0).more() || see_spilled {
+            let s = g.spilled();
+            let mut raw = [p0, p1, 0, 0, 0, 0, 0, 0];
+            raw[2..].copy_from_slice(&s);
+            check_cells(g, clock, cur, raw, site)
         } else {
             check_cells(g, clock, cur, [p0, p1], site)
         };
         match r {
             Some(outcome) => return outcome,
-            None => see_secondary = true, // lost a store: look again, secondary included
+            None => see_spilled = true, // lost a store: look again, spilled cells included
         }
     }
 }
 
-/// One attempt over the granule's first `N` cells as read (`N` = 2: the primary pair,
-/// the granule never spilled; 4: both pairs). `None` when one of its compare-and-swaps
-/// lost to another goroutine.
+/// Where cell `i` of the granule lives: primary 0 or 1, else spilled cell `i - 2`.
+#[inline(always)]
+fn cell_slot<'a>(g: &Granule<'a>, i: usize) -> &'a AtomicU64 {
+    if i < 2 {
+        &g.primary[i]
+    } else {
+        g.spill_slot(i - 2)
+    }
+}
+
+/// One attempt over the granule's cells as read: the primary pair (`N` = 2) or the
+/// primary pair then its spilled cells (`N` = 8: the block's overflow cells, of which
+/// only its own count, and its secondary pair). `None` when one of its
+/// compare-and-swaps lost to another goroutine.
 ///
 /// A cell that already says everything `cur` would makes it known; a conflicting cell
 /// that does not happen-before `cur` is a race; otherwise `cur` is remembered: merged
@@ -161,29 +211,34 @@ fn check_and_store_general<F: FnMut() -> u32>(
 /// neighbouring bytes (byte loops would otherwise fill the granule), else in place of
 /// every cell it subsumes (the cell happens before it, it covers the cell's bytes, and
 /// it is at least as strong, so any future race with the old access is also a race with
-/// the new one), else in an empty cell, else spilled to the secondary pair, else
-/// evicting one of the four.
+/// the new one), else in an empty primary cell, a free overflow cell or an empty
+/// secondary cell, else evicting one of the granule's own cells.
 #[inline(always)]
 fn check_cells<const N: usize, F: FnMut() -> u32>(
     g: Granule<'_>,
     clock: &ThreadClock,
     cur: Cell,
-    read: [Cell; N],
+    raw: [u64; N],
     site: &mut LazySite<F>,
 ) -> Option<Outcome> {
-    let more = read[0].more();
-    let mut cells = read;
-    cells[0] = cells[0].with_more(false);
+    const { assert!(N == 2 || N == 2 + SPILLED) };
+    let n = N;
+    let more = Cell(raw[0]).more();
+    // Every cell of the granule as seen (tag and `more` stripped; empty for other
+    // granules' overflow cells); `raw` is as read, for the compare-and-swaps.
+    let mut cells = [Cell::EMPTY; N];
+    let mut mine = [false; N];
+    for i in 0..n {
+        mine[i] = i < 2 || g.owns(i - 2, raw[i]);
+        if mine[i] {
+            cells[i] = Cell(raw[i]).with_more(false).with_tag(0);
+        }
+    }
     let mut replace = [false; N];
-    let mut any_replace = false;
     let mut mergeable = false;
-    let mut empty = N;
-    for i in 0..N {
+    for i in 0..n {
         let c = cells[i];
         if c.is_empty() {
-            if empty == N {
-                empty = i;
-            }
             continue;
         }
         mergeable |= c.same_access_but_site_and_range(cur);
@@ -199,82 +254,87 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
         }
         if hb && cur.covers(c) && cur.at_least_as_strong(c) {
             replace[i] = true;
-            any_replace = true;
         }
     }
 
     let new = site.on(cur);
+    // A spilled cell just written must be found: announce it on the primary (it may
+    // have been read on a retry before its claimer set `more`).
+    let announce = || {
+        if !more {
+            g.primary[0].fetch_or(Cell::EMPTY.with_more(true).0, Relaxed);
+        }
+    };
     // Every store is a compare-and-swap against the value this check read: if another
     // goroutine changed the cell meanwhile (two accesses to one granule at the same
     // instant), the check runs again and sees that access instead of overwriting it.
-    let put = |i: usize, c: Cell| {
-        let (slot, v) = if i < 2 {
-            let v = if i == 0 { c.with_more(more).0 } else { c.0 };
-            (&g.primary[i], v)
-        } else {
-            (&g.secondary[i - 2], c.0)
+    let put = |i: usize, c: Cell, expect: u64| {
+        let v = match i {
+            0 => c.with_more(more).0,
+            1 => c.0,
+            _ if c.is_empty() => 0,
+            _ => c.with_tag(g.index).0,
         };
-        let ok = slot
-            .compare_exchange(read[i].0, v, Relaxed, Relaxed)
+        let ok = cell_slot(&g, i)
+            .compare_exchange(expect, v, Relaxed, Relaxed)
             .is_ok();
-        if ok && i >= 2 && !more && !c.is_empty() {
-            // Written on a retry that looked at the secondary plane before `more` was
-            // set: make sure the cell is visible.
-            g.primary[0].fetch_or(Cell::EMPTY.with_more(true).0, Relaxed);
+        if ok && i >= 2 && v != 0 {
+            announce();
         }
         ok
     };
+    let finish = |placed: usize| {
+        for (j, &r) in replace.iter().enumerate().take(n) {
+            if r && j != placed {
+                put(j, Cell::EMPTY, raw[j]);
+            }
+        }
+        Some(Outcome::Stored)
+    };
     if mergeable {
-        if let Some((i, merged)) = (0..N).find_map(|i| Some((i, cells[i].merge(new)?))) {
-            if !put(i, merged) {
+        if let Some((i, merged)) = (0..n).find_map(|i| Some((i, cells[i].merge(new)?))) {
+            if !put(i, merged, raw[i]) {
                 return None;
             }
-            for (j, &r) in replace.iter().enumerate() {
-                if r && j != i {
-                    put(j, Cell::EMPTY);
-                }
-            }
-            return Some(Outcome::Stored);
+            return finish(i);
         }
     }
-    if any_replace {
-        let mut placed = false;
-        for (i, &r) in replace.iter().enumerate() {
-            if r {
-                if placed {
-                    put(i, Cell::EMPTY);
-                } else if !put(i, new) {
-                    return None;
-                } else {
-                    placed = true;
-                }
-            }
-        }
-        return Some(Outcome::Stored);
-    }
-    if empty < N {
-        return put(empty, new).then_some(Outcome::Stored);
-    }
-    if N == 2 {
-        // Spill: claim the first secondary cell, then announce it.
-        if g.secondary[0]
-            .compare_exchange(0, new.0, Relaxed, Relaxed)
-            .is_err()
-        {
+    if let Some(i) = (0..n).find(|&i| replace[i]) {
+        if !put(i, new, raw[i]) {
             return None;
         }
-        g.primary[0].fetch_or(Cell::EMPTY.with_more(true).0, Relaxed);
-        return Some(Outcome::Stored);
+        return finish(i);
     }
-    // All four cells hold accesses the new one does not subsume: evict one, chosen by a
+    if let Some(i) = (0..2).find(|&i| cells[i].is_empty()) {
+        return put(i, new, raw[i]).then_some(Outcome::Stored);
+    }
+    // Spill: a free overflow cell of the block, else an empty secondary cell. When the
+    // spilled cells are read only now, cells of this granule found there were not
+    // checked (a spill whose claimer has not set `more` yet): look again with them.
+    let spilled: [u64; SPILLED] = if N == 2 {
+        let o = g.spilled();
+        if o.iter().enumerate().any(|(i, &c)| g.owns(i, c)) {
+            return None;
+        }
+        o
+    } else {
+        core::array::from_fn(|j| raw[2 + j])
+    };
+    if let Some(j) = (0..SPILLED).find(|&j| spilled[j] == 0) {
+        return put(2 + j, new, 0).then_some(Outcome::Stored);
+    }
+    // Every cell of the granule holds an access the new one does not subsume and its
+    // block's overflow is taken: evict one of the granule's own cells, chosen by a
     // cheap hash so that a steady stream of accesses does not always push out the same.
-    let victim = ((cur.0 >> 16) ^ (cur.0 >> 40) ^ cells[0].0) as usize % N;
-    put(victim, new).then_some(Outcome::Stored)
+    let own = mine.iter().take(n).filter(|&&m| m).count();
+    let pick = ((cur.0 >> 16) ^ (cur.0 >> 40) ^ cells[0].0) as usize % own;
+    let victim = (0..n).filter(|&i| mine[i]).nth(pick).unwrap_or(0);
+    put(victim, new, raw[victim]).then_some(Outcome::Stored)
 }
 
 /// Forgets every access remembered for the granule (memory was freshly allocated).
 /// Cells that are already empty are not written, so shadow pages that were never
-/// touched stay unallocated.
+/// touched stay unallocated; overflow cells of the block's other granules are kept.
 #[inline]
 pub fn clear(g: Granule<'_>) {
     let p0 = g.primary[0].load(Relaxed);
@@ -285,8 +345,14 @@ pub fn clear(g: Granule<'_>) {
         g.primary[1].store(0, Relaxed);
     }
     if Cell(p0).more() {
-        g.secondary[0].store(0, Relaxed);
-        g.secondary[1].store(0, Relaxed);
+        for i in 0..SPILLED {
+            let c = g.spill_slot(i);
+            let v = c.load(Relaxed);
+            if g.owns(i, v) {
+                // A neighbour claiming or changing its own overflow cell is never undone.
+                let _ = c.compare_exchange(v, 0, Relaxed, Relaxed);
+            }
+        }
     }
 }
 
@@ -295,21 +361,26 @@ mod tests {
     use super::*;
     use crate::cell::Kind;
 
-    struct Mem([AtomicU64; 2], [AtomicU64; 2]);
+    /// One granule (index 3 of its block), its block's overflow cells, its secondary
+    /// pair.
+    struct Mem([AtomicU64; 2], [AtomicU64; OVERFLOW], [AtomicU64; 2]);
     impl Mem {
         fn new() -> Self {
-            Mem(Default::default(), Default::default())
+            Mem(Default::default(), Default::default(), Default::default())
         }
         fn g(&self) -> Granule<'_> {
             Granule {
                 primary: &self.0,
-                secondary: &self.1,
+                overflow: &self.1,
+                index: 3,
+                secondary: &self.2,
             }
         }
         fn cells(&self) -> usize {
             self.0
                 .iter()
                 .chain(self.1.iter())
+                .chain(self.2.iter())
                 .filter(|c| !Cell(c.load(Relaxed)).is_empty())
                 .count()
         }
@@ -394,7 +465,7 @@ mod tests {
     }
 
     #[test]
-    fn write_then_read_keeps_both_and_secondary_plane_is_used_only_when_needed() {
+    fn write_then_read_keeps_both_and_overflow_is_used_only_when_needed() {
         let m = Mem::new();
         let mut a = clock(&[(1, 1)]);
         assert_eq!(acc(&m, &a, 1, 0, 8, Kind::Write), None);
@@ -455,20 +526,62 @@ mod tests {
     }
 
     #[test]
-    fn a_lost_spill_is_retried_with_the_secondary_cells_in_view() {
+    fn a_lost_spill_is_retried_with_the_overflow_cells_in_view() {
         let m = Mem::new();
         let (a, b, c) = (clock(&[(1, 1)]), clock(&[(2, 1)]), clock(&[(3, 1)]));
         acc(&m, &a, 1, 0, 1, Kind::Write);
         acc(&m, &b, 2, 2, 1, Kind::Write);
         // Goroutine 3 spilled its write of byte 1 but has not yet set `more`.
         let theirs = Cell::new(Cell::stamp(3, 1), 1, 1, Kind::Write).with_site(7);
-        m.1[0].store(theirs.0, Relaxed);
+        m.1[0].store(theirs.with_tag(3).0, Relaxed);
         let mine = Cell::new(Cell::stamp(1, 1), 1, 1, Kind::Write);
         assert_eq!(
             check_and_store(m.g(), &a, mine, || 8),
             Outcome::Race(theirs)
         );
         let _ = c;
+    }
+
+    #[test]
+    fn granules_of_a_block_share_its_overflow_and_keep_to_their_own() {
+        let block: [AtomicU64; OVERFLOW] = Default::default();
+        let prim: [[AtomicU64; 2]; 2] = Default::default();
+        let sec: [[AtomicU64; 2]; 2] = Default::default();
+        let g = |i: usize| Granule {
+            primary: &prim[i],
+            overflow: &block,
+            index: i as u8,
+            secondary: &sec[i],
+        };
+        let clk = |s: u16| clock(&[(s, 1)]);
+        let put = |i: usize, slot: u16, kind: Kind| {
+            let cur = Cell::new(Cell::stamp(slot, 1), 0, 1, kind);
+            check_and_store(g(i), &clk(slot), cur, || slot as u32)
+        };
+        // Three unordered reads on each granule: the third of each spills.
+        for i in 0..2 {
+            for slot in 1..=3 {
+                assert_eq!(put(i, slot, Kind::Read), Outcome::Stored);
+            }
+        }
+        let tags: Vec<u8> = block
+            .iter()
+            .map(|c| Cell(c.load(Relaxed)))
+            .filter(|c| !c.is_empty())
+            .map(|c| c.tag())
+            .collect();
+        assert_eq!(tags, vec![0, 1], "one overflow cell each, tagged");
+        // A write by a fourth goroutine races with each granule's own third reader.
+        let w = |i: usize| put(i, 4, Kind::Write);
+        assert!(matches!(w(1), Outcome::Race(c) if c.slot() == 1 && c.tag() == 0));
+        clear(g(0));
+        assert_eq!(
+            block.iter().filter(|c| c.load(Relaxed) != 0).count(),
+            1,
+            "clearing granule 0 keeps granule 1's overflow cell"
+        );
+        assert!(matches!(w(1), Outcome::Race(_)));
+        assert_eq!(w(0), Outcome::Stored, "granule 0 forgot everything");
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //!                                  (under -race Go keeps its heap in [00c0.., 00e0..))
 //! 2000 0000 0000 - 21c0 0000 0000  primary shadow:   2 cells (16 bytes) per 8 app bytes
 //! 2400 0000 0000 - 25c0 0000 0000  secondary shadow: 2 more cells, written only if needed
+//! 2800 0000 0000 - 2870 0000 0000  overflow: 4 cells (32 bytes) per 64 app bytes, shared
+//!                                  by the block's granules, written only if needed
 //! 3000 0000 0000 - 3070 0000 0000  meta: a u32 sync-object index per 8 app bytes
 //! ```
 //!
@@ -23,6 +25,7 @@ use crate::sys;
 pub const APP_END: usize = 0x00e0_0000_0000;
 const SHADOW0: usize = 0x2000_0000_0000;
 const SHADOW1: usize = 0x2400_0000_0000;
+const OVERFLOW: usize = 0x2800_0000_0000;
 const META: usize = 0x3000_0000_0000;
 
 const CHUNK_SHIFT: u32 = 26;
@@ -35,6 +38,12 @@ static MAP_LOCK: spin::Mutex<()> = spin::Mutex::new(());
 #[inline(always)]
 fn shadow0(addr: usize) -> usize {
     SHADOW0 + (addr & !7) * 2
+}
+
+/// The overflow cells of the 64-byte block containing `addr`.
+#[inline(always)]
+fn overflow(addr: usize) -> usize {
+    OVERFLOW + (addr >> 6) * 32
 }
 
 /// Whether `addr` is application memory with shadow.
@@ -54,11 +63,14 @@ pub fn is_app(addr: usize) -> bool {
 #[inline(always)]
 pub fn granule(addr: usize) -> Granule<'static> {
     let p = shadow0(addr);
-    // SAFETY: for application addresses both shadow planes are mapped, readable and
-    // writable, 16-byte aligned, and never unmapped; cells are only accessed atomically.
+    // SAFETY: for application addresses every shadow plane is mapped, readable and
+    // writable, aligned (16 and 32 bytes), and never unmapped; cells are only accessed
+    // atomically.
     unsafe {
         Granule {
             primary: &*(p as *const [AtomicU64; 2]),
+            overflow: &*(overflow(addr) as *const [AtomicU64; 4]),
+            index: ((addr >> 3) & 7) as u8,
             secondary: &*((p - SHADOW0 + SHADOW1) as *const [AtomicU64; 2]),
         }
     }
@@ -107,6 +119,7 @@ pub fn map_shadow(addr: usize, size: usize) -> bool {
         let base = c << CHUNK_SHIFT;
         let ok = map_fixed(shadow0(base), chunk_len * 2)
             && map_fixed(shadow0(base) - SHADOW0 + SHADOW1, chunk_len * 2)
+            && map_fixed(overflow(base), chunk_len / 2)
             && map_fixed(META + (base >> 3) * 4, chunk_len / 2);
         if !ok {
             return false;
@@ -144,22 +157,30 @@ fn clear_small(start: usize, end: usize) {
 pub fn reset_shadow(addr: usize, size: usize) {
     const PAGE: usize = 4096;
     const MADVISE_MIN: usize = 64 << 10;
+    /// Application bytes whose shadow is whole pages in every plane (the overflow
+    /// plane, at 32 bytes per 64, is the coarsest).
+    const WHOLE: usize = PAGE * 2;
     let start = addr & !7;
     let end = (addr + size + 7) & !7;
     if end - start < MADVISE_MIN {
         clear_small(start, end);
         return;
     }
-    for plane in [SHADOW0, SHADOW1] {
-        let s = plane + start * 2;
-        let e = plane + end * 2;
-        let (ps, pe) = ((s + PAGE - 1) & !(PAGE - 1), e & !(PAGE - 1));
-        // SAFETY: the shadow of application memory is ours; zeroing it (the partial
-        // pages by hand, the rest by MADV_DONTNEED) forgets exactly this range.
-        unsafe {
-            core::ptr::write_bytes(s as *mut u8, 0, ps - s);
-            sys::madvise(ps, pe - ps, sys::MADV_DONTNEED);
-            core::ptr::write_bytes(pe as *mut u8, 0, e - pe);
-        }
+    // The ends granule by granule (their blocks' overflow cells may be a neighbour's),
+    // the whole pages in between by MADV_DONTNEED.
+    let (s, e) = ((start + WHOLE - 1) & !(WHOLE - 1), end & !(WHOLE - 1));
+    clear_small(start, s);
+    clear_small(e, end);
+    for (from, to) in [
+        (shadow0(s), shadow0(e)),
+        (
+            shadow0(s) - SHADOW0 + SHADOW1,
+            shadow0(e) - SHADOW0 + SHADOW1,
+        ),
+        (overflow(s), overflow(e)),
+    ] {
+        // SAFETY: the shadow of application memory is ours and these are whole pages of
+        // it for whole blocks inside the range: dropping them forgets exactly those.
+        unsafe { sys::madvise(from, to - from, sys::MADV_DONTNEED) };
     }
 }

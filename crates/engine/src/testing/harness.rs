@@ -610,8 +610,8 @@ impl Sim {
             }
         }
         self.stats.accesses += 1;
-        // Granules with four occupied cells, as they were: the access may evict one.
-        let full: Vec<(usize, [Cell; 4])> = granules
+        // Granules with no room left, as they were: the access may evict one.
+        let full: Vec<(usize, [Cell; super::platform::GRANULE_CELLS])> = granules
             .clone()
             .map(|g| self.base() + g * 8)
             .filter(|&a| self.det.platform.granule_full(a))
@@ -685,7 +685,9 @@ impl Sim {
             let raced_at = report.as_ref().map(|r| r.current.addr as usize & !7);
             for (a, before) in full {
                 let after = self.det.platform.cells(a).0;
-                let mut lost = before.iter().filter(|c| !after.contains(c));
+                let mut lost = before
+                    .iter()
+                    .filter(|c| !c.is_empty() && !after.contains(c));
                 if raced_at == Some(a) {
                     if let Some(c) = lost.next() {
                         return Err(format!(

@@ -8,20 +8,25 @@ use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering::Relaxed};
 use crate::cell::Cell;
 use crate::detector::Platform;
 use crate::report::{Frame, Symbolize};
-use crate::shadow::Granule;
+use crate::shadow::{Granule, OVERFLOW};
+
+/// Cells a granule can hold: primary pair, its block's overflow cells, secondary pair.
+pub const GRANULE_CELLS: usize = 2 + OVERFLOW + 2;
 
 /// First address of the default simulated application memory.
 pub const APP_BASE: usize = 0x1000;
 /// Bytes of the default simulated application memory.
 pub const APP_SIZE: usize = 4096;
 
-/// Simulated application memory `[base, base+size)` with its shadow (primary and
-/// secondary planes) and meta words, allocated once. Reports are collected, one string
+/// Simulated application memory `[base, base+size)` with its shadow (primary cells
+/// and secondary pairs per granule, overflow cells per 64-byte block) and meta words,
+/// allocated once. Reports are collected, one string
 /// per [`Platform::write`] call (the detector writes each report all at once).
 pub struct TestPlatform {
     base: usize,
     size: usize,
     primary: Vec<[AtomicU64; 2]>,
+    overflow: Vec<[AtomicU64; OVERFLOW]>,
     secondary: Vec<[AtomicU64; 2]>,
     meta: Vec<AtomicU32>,
     out: spin::Mutex<Vec<String>>,
@@ -42,14 +47,16 @@ impl TestPlatform {
         Self::with_range(APP_BASE, APP_SIZE)
     }
 
-    /// Application memory `[base, base+size)`; `base` must be 8-byte aligned.
+    /// Application memory `[base, base+size)`; `base` must be 64-byte aligned (blocks
+    /// of eight granules share their overflow cells, as in the real layout).
     pub fn with_range(base: usize, size: usize) -> Self {
-        assert!(base & 7 == 0, "base must be granule-aligned");
+        assert!(base & 63 == 0, "base must be block-aligned");
         let n = size.div_ceil(8);
         TestPlatform {
             base,
             size,
             primary: (0..n).map(|_| Default::default()).collect(),
+            overflow: (0..n.div_ceil(8)).map(|_| Default::default()).collect(),
             secondary: (0..n).map(|_| Default::default()).collect(),
             meta: (0..n).map(|_| AtomicU32::new(0)).collect(),
             out: spin::Mutex::new(Vec::new()),
@@ -99,26 +106,38 @@ impl TestPlatform {
         self.slept_ms.load(Relaxed)
     }
 
-    /// The four cells of the granule containing `addr` (primary pair, then secondary
-    /// pair, `more` bit cleared), and whether the secondary pair is in use.
-    pub fn cells(&self, addr: usize) -> ([Cell; 4], bool) {
+    /// The cells of the granule containing `addr`: its primary pair (`more` bit
+    /// cleared), its block's overflow cells it owns (tag cleared; others' and free ones
+    /// empty), its secondary pair; and whether `more` is set.
+    pub fn cells(&self, addr: usize) -> ([Cell; GRANULE_CELLS], bool) {
         let i = self.index(addr);
         let p0 = Cell(self.primary[i][0].load(Relaxed));
-        let cells = [
-            p0.with_more(false),
-            Cell(self.primary[i][1].load(Relaxed)),
-            Cell(self.secondary[i][0].load(Relaxed)),
-            Cell(self.secondary[i][1].load(Relaxed)),
-        ];
+        let mut cells = [Cell::EMPTY; GRANULE_CELLS];
+        cells[0] = p0.with_more(false);
+        cells[1] = Cell(self.primary[i][1].load(Relaxed));
+        for (j, c) in self.overflow[i / 8].iter().enumerate() {
+            let c = Cell(c.load(Relaxed));
+            if !c.is_empty() && c.tag() as usize == i % 8 {
+                cells[2 + j] = c.with_tag(0);
+            }
+        }
+        for (j, c) in self.secondary[i].iter().enumerate() {
+            cells[2 + OVERFLOW + j] = Cell(c.load(Relaxed)).with_tag(0);
+        }
         (cells, p0.more())
     }
 
-    /// Whether the granule containing `addr` remembers four accesses: the next access
-    /// that can neither replace one of them nor race may evict one (see
-    /// [`crate::shadow`]), which is the one documented way of missing a race.
+    /// Whether the granule containing `addr` has no room for another access: its
+    /// primary and secondary pairs are taken and so is every overflow cell of its block.
+    /// The next access that can neither replace a cell nor race may then evict one of
+    /// the granule's own (see [`crate::shadow`]), the one documented way of missing a
+    /// race.
     pub fn granule_full(&self, addr: usize) -> bool {
-        let (cells, more) = self.cells(addr);
-        more && cells.iter().all(|c| !c.is_empty())
+        let i = self.index(addr);
+        let (cells, _) = self.cells(addr);
+        let own_pairs = [0, 1, 2 + OVERFLOW, 3 + OVERFLOW];
+        own_pairs.iter().all(|&j| !cells[j].is_empty())
+            && self.overflow[i / 8].iter().all(|c| c.load(Relaxed) != 0)
     }
 }
 
@@ -142,6 +161,8 @@ impl Platform for TestPlatform {
         let i = self.index(addr);
         Granule {
             primary: &self.primary[i],
+            overflow: &self.overflow[i / 8],
+            index: (i % 8) as u8,
             secondary: &self.secondary[i],
         }
     }
