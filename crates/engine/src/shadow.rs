@@ -176,10 +176,7 @@ fn check_and_store_general<F: FnMut() -> u32>(
         let p0 = g.primary[0].load(Relaxed);
         let p1 = g.primary[1].load(Relaxed);
         let r = if Cell(p0).more() || see_spilled {
-            let s = g.spilled();
-            let mut raw = [p0, p1, 0, 0, 0, 0, 0, 0];
-            raw[2..].copy_from_slice(&s);
-            check_cells(g, clock, cur, raw, site)
+            check_spilled(g, clock, cur, [p0, p1], site)
         } else {
             check_cells(g, clock, cur, [p0, p1], site)
         };
@@ -188,6 +185,23 @@ fn check_and_store_general<F: FnMut() -> u32>(
             None => see_spilled = true, // lost a store: look again, spilled cells included
         }
     }
+}
+
+/// [`check_cells`] over the primary pair and the spilled cells (kept out of line: rare,
+/// and it would weigh on the common two-cell case's registers).
+#[inline(never)]
+fn check_spilled<F: FnMut() -> u32>(
+    g: Granule<'_>,
+    clock: &ThreadClock,
+    cur: Cell,
+    primary: [u64; 2],
+    site: &mut LazySite<F>,
+) -> Option<Outcome> {
+    let s = g.spilled();
+    let mut raw = [0; 2 + SPILLED];
+    raw[..2].copy_from_slice(&primary);
+    raw[2..].copy_from_slice(&s);
+    check_cells(g, clock, cur, raw, site)
 }
 
 /// Where cell `i` of the granule lives: primary 0 or 1, else spilled cell `i - 2`.
