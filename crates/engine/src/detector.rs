@@ -182,7 +182,7 @@ impl<P: Platform> Detector<P> {
     fn access_slow(&self, g: &mut Goroutine, addr: usize, len: usize, kind: Kind, pc: u64) {
         let cur = Cell::new(g.stamp, (addr & 7) as u64, len as u64, kind);
         let granule = self.platform.granule(addr);
-        if shadow::known(granule, cur) {
+        if shadow::known(granule, cur) || g.on_own_stack(addr) {
             return;
         }
         bump(Stat::Slow);
@@ -205,6 +205,9 @@ impl<P: Platform> Detector<P> {
     /// already recorded the granule in this epoch, as when a buffer is copied again)
     /// is two loads and a compare.
     pub fn access_range(&self, g: &mut Goroutine, addr: usize, size: usize, kind: Kind, pc: u64) {
+        if g.on_own_stack(addr) {
+            return;
+        }
         let end = addr.saturating_add(size);
         let mut site = None;
         let head_end = ((addr + 7) & !7).min(end);

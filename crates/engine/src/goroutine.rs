@@ -284,6 +284,11 @@ pub struct Goroutine {
     /// Slots this goroutine held before moving on (preempted or exhausted); their
     /// journals learn when it ends.
     pub moved_from: Vec<Slot>,
+    /// The goroutine's own Go stack `[lo, hi)` as of its latest function entry (empty
+    /// until then). Go's escape analysis moves every variable whose address another
+    /// goroutine could learn to the heap, so accesses here can never race: they are
+    /// neither checked nor remembered.
+    pub own_stack: (usize, usize),
 }
 
 impl Goroutine {
@@ -299,7 +304,15 @@ impl Goroutine {
             ignore_sync: 0,
             creation,
             moved_from: Vec::new(),
+            own_stack: (0, 0),
         }
+    }
+
+    /// Whether `addr` is on the goroutine's own stack (see [`Goroutine::own_stack`]).
+    #[inline(always)]
+    pub fn on_own_stack(&self, addr: usize) -> bool {
+        let (lo, hi) = self.own_stack;
+        addr.wrapping_sub(lo) < hi.wrapping_sub(lo)
     }
 
     /// Moves to `epoch` on `slot`.

@@ -326,15 +326,17 @@ pub unsafe extern "C" fn __tsan_write_range(
 //
 // These two are the only entry points that need more than their arguments: the
 // goroutine's stack depth, to drop frames a recovered panic skipped (see
-// `ShadowStack::exit`). `racecall<>` leaves the goroutine's SP in R12 and the g pointer
-// in R14 (both callee-saved); `g.stack.hi` is the second word of g (`stack` is g's
-// first field in every Go release). The trampolines pass both to the Rust functions.
+// `ShadowStack::exit`), and (entry) its stack bounds, whose accesses never race (see
+// `Goroutine::own_stack`). `racecall<>` leaves the goroutine's SP in R12 and the g
+// pointer in R14 (both callee-saved); `g.stack` = `{lo, hi}` is g's first field in
+// every Go release. The trampolines pass them to the Rust functions.
 core::arch::global_asm!(
     ".globl __tsan_func_enter",
     ".type __tsan_func_enter,@function",
     "__tsan_func_enter:",
     "    mov rdx, r12",
     "    mov rcx, [r14 + 8]",
+    "    mov r8, [r14]",
     "    jmp {enter}",
     ".size __tsan_func_enter, . - __tsan_func_enter",
     ".globl __tsan_func_exit",
@@ -367,9 +369,10 @@ const EXIT_DEPTH_ADJUST: u32 = 16;
 
 /// # Safety
 /// `thr` is null or a live racectx; called only through the trampoline above.
-unsafe extern "C" fn func_enter(thr: *mut Goroutine, pc: usize, sp: usize, hi: usize) {
+unsafe extern "C" fn func_enter(thr: *mut Goroutine, pc: usize, sp: usize, hi: usize, lo: usize) {
     // SAFETY: forwarded contract.
     if let Some(g) = unsafe { goroutine(thr) } {
+        g.own_stack = (lo, hi);
         det().func_enter(g, pc as u64, depth(sp, hi));
     }
 }

@@ -343,6 +343,29 @@ fn atomics_synchronise_and_are_silent_under_ignore_sync() {
 /// The same byte loop written as a loop (one pc): adjacent same-site writes merge into
 /// one cell, so every later read races.
 #[test]
+fn accesses_to_the_own_stack_are_neither_checked_nor_remembered() {
+    let d = detector(report_everything());
+    let (_g0, mut main) = start(&d);
+    let mut child = d.go_start(Some(&mut main), 101);
+    main.own_stack = (Y, Y + 0x40);
+    d.access(&mut main, Y + 8, 8, Kind::Write, 102);
+    d.access_range(&mut main, Y + 0x10, 16, Kind::Write, 103);
+    assert_eq!(
+        d.platform.cells(Y + 8).0[0],
+        crate::cell::Cell::EMPTY,
+        "nothing stored"
+    );
+    // (Another goroutine cannot reach that memory in Go; if it did, nothing would race.)
+    d.access(&mut child, Y + 8, 8, Kind::Write, 201);
+    d.access(&mut child, Y + 0x10, 8, Kind::Write, 202);
+    assert_eq!(d.report_count(), 0);
+    // Outside the stack, the same accesses race as ever.
+    d.access(&mut main, X, 8, Kind::Write, 104);
+    d.access(&mut child, X, 8, Kind::Write, 203);
+    assert_eq!(d.report_count(), 1);
+}
+
+#[test]
 fn a_byte_loop_from_one_site_keeps_every_byte() {
     let d = detector(report_everything());
     let (_g0, mut main) = start(&d);
