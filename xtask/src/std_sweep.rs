@@ -2,8 +2,9 @@
 //! `go test -race` and under `gorace test`, compared package by package.
 //!
 //! Both run with the same environment (GORACE unset, the same Go first on PATH) and
-//! `-count=1 -timeout`; a hard kill some minutes after the timeout turns a hang into
-//! `timeout`. A package passes when gorace's outcome (ok, FAIL, timeout, ...) equals
+//! `-short -count=1 -timeout` (`-short` keeps the run hermetic: tests that need the
+//! internet, absent on CI machines, skip themselves; `--full` drops it); a hard kill
+//! some minutes after the timeout turns a hang into `timeout`. A package passes when gorace's outcome (ok, FAIL, timeout, ...) equals
 //! stock's. Results go to target/conformance-std.json (rewritten after each package),
 //! the full outputs to target/conformance-std/ (`--out` moves both).
 
@@ -94,6 +95,9 @@ pub struct Opts {
     /// Skip building every test binary first (then build time counts in the timings)
     #[arg(long)]
     no_warm: bool,
+    /// Run the packages' full tests (no `-short`: includes tests that need the internet)
+    #[arg(long)]
+    full: bool,
 }
 
 /// The handful of packages CI runs (`cargo xtask test`): fast, and between them
@@ -117,6 +121,7 @@ impl Opts {
             go: None,
             out: Some(crate::root().join("target/conformance-std-ci")),
             no_warm: false,
+            full: false,
         }
     }
 }
@@ -303,12 +308,19 @@ fn warm(gorace: &Path, env: &GoEnv, dir: &Path, pkgs: &[String], timeout: u64) -
     Ok(())
 }
 
-fn test_pkg(gorace: &Path, env: &GoEnv, dir: &Path, pkg: &str, timeout: u64) -> Result<PkgResult> {
-    let args = vec![
-        "-count=1".to_string(),
-        format!("-timeout={timeout}s"),
-        pkg.to_string(),
-    ];
+fn test_pkg(
+    gorace: &Path,
+    env: &GoEnv,
+    dir: &Path,
+    pkg: &str,
+    timeout: u64,
+    full: bool,
+) -> Result<PkgResult> {
+    let mut args = vec!["-count=1".to_string(), format!("-timeout={timeout}s")];
+    if !full {
+        args.push("-short".to_string());
+    }
+    args.push(pkg.to_string());
     let limit = Duration::from_secs(timeout) + KILL_SLACK;
     let mut stock = test_cmd(None, env, dir, &args);
     let stock = run_logged(
@@ -404,8 +416,9 @@ pub fn run(opts: Opts) -> Result<()> {
         bail!("no packages to test");
     }
     println!(
-        "std sweep: {} packages, {version}, {gorace_version}, timeout {}s, {} job(s)",
+        "std sweep: {} packages{}, {version}, {gorace_version}, timeout {}s, {} job(s)",
         pkgs.len(),
+        if opts.full { " (full tests)" } else { " (-short)" },
         opts.timeout,
         opts.jobs.max(1)
     );
@@ -428,7 +441,7 @@ pub fn run(opts: Opts) -> Result<()> {
                     i
                 };
                 let Some(pkg) = pkgs.get(i) else { break };
-                match test_pkg(&gorace, &env, &dir, pkg, opts.timeout) {
+                match test_pkg(&gorace, &env, &dir, pkg, opts.timeout, opts.full) {
                     Ok(r) => {
                         println!("{}", line(&r));
                         let mut all = results.lock().unwrap();
