@@ -418,7 +418,11 @@ pub fn run(opts: Opts) -> Result<()> {
     println!(
         "std sweep: {} packages{}, {version}, {gorace_version}, timeout {}s, {} job(s)",
         pkgs.len(),
-        if opts.full { " (full tests)" } else { " (-short)" },
+        if opts.full {
+            " (full tests)"
+        } else {
+            " (-short)"
+        },
         opts.timeout,
         opts.jobs.max(1)
     );

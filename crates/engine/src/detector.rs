@@ -2,6 +2,7 @@
 
 use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::iter;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -9,6 +10,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use crate::cell::{Cell, Kind};
 use crate::clock::{ThreadClock, MAX_EPOCH};
 use crate::goroutine::Goroutine;
+use crate::leak::{LiveSet, Visible, NO_PARENT};
 use crate::options::Options;
 use crate::report::{Access, GoroutineNote, RaceReport, Seen, Style, Symbolize, MAIN_GID};
 use crate::shadow::{self, Granule, Outcome};
@@ -39,7 +41,8 @@ pub trait Platform: Sync {
             a += 8;
         }
     }
-    /// A symbolizer; only called while a report is being produced.
+    /// A symbolizer; called while serving a call from Go (reports, goroutine starts
+    /// when leaks are detected, the checks at exit).
     fn symbolizer(&self) -> impl Symbolize;
     /// Writes report text, all at once.
     fn write(&self, text: &str);
@@ -47,6 +50,16 @@ pub trait Platform: Sync {
     fn exit(&self, code: i32) -> !;
     /// Sleeps (before exit, `atexit_sleep_ms`).
     fn sleep_ms(&self, ms: u32);
+    /// A cheap monotonic clock (any unit).
+    fn ticks(&self) -> u64;
+    /// Milliseconds between two [`Platform::ticks`] readings.
+    fn ms_between(&self, earlier: u64, later: u64) -> u64;
+    /// The pc of the function a live goroutine runs (Go's `g.startpc`), read from its
+    /// `g` when the layout checks out: `ctx` is its racectx and `gopc` its `go`
+    /// statement's pc, which the `g` must hold too.
+    fn start_pc(&self, _gptr: usize, _ctx: usize, _gopc: u64) -> Option<u64> {
+        None
+    }
 }
 
 /// The whole detector state. One per process.
@@ -57,6 +70,8 @@ pub struct Detector<P> {
     pub stacks: StackDepot,
     pub syncs: SyncTable,
     next_gid: AtomicU32,
+    /// Goroutines alive now (for the leak check at exit).
+    pub live: LiveSet,
     seen: crate::lock::Mutex<Seen>,
     reports: AtomicU64,
     warned_exhausted: AtomicBool,
@@ -71,6 +86,7 @@ impl<P: Platform> Detector<P> {
             stacks: StackDepot::new(),
             syncs: SyncTable::new(),
             next_gid: AtomicU32::new(INIT_GID + 1),
+            live: LiveSet::default(),
             seen: crate::lock::Mutex::new(Seen::default()),
             reports: AtomicU64::new(0),
             warned_exhausted: AtomicBool::new(false),
@@ -97,7 +113,8 @@ impl<P: Platform> Detector<P> {
     /// The context of the thread that initialises the runtime (goroutine 0); it starts
     /// the main goroutine.
     pub fn init_goroutine(&self) -> Box<Goroutine> {
-        let mut g = Box::new(Goroutine::new(INIT_GID, ThreadClock::new(), ROOT));
+        let visible = Arc::new(Visible::new(INIT_GID, NO_PARENT, ROOT, 0, 0, &[]));
+        let mut g = Box::new(Goroutine::new(INIT_GID, ThreadClock::new(), ROOT, visible));
         self.attach(&mut g);
         g
     }
@@ -111,6 +128,10 @@ impl<P: Platform> Detector<P> {
             Some(p) => (p.clock.clone(), ROOT),
             None => (ThreadClock::new(), ROOT),
         };
+        let (parent_gid, parent_chain) = match &parent {
+            Some(p) => (p.gid, p.visible.chain),
+            None => (NO_PARENT, [0; crate::leak::CHAIN]),
+        };
         let creation = match parent {
             Some(p) => {
                 let site = p.stack.site(&self.stacks, pc);
@@ -119,15 +140,48 @@ impl<P: Platform> Detector<P> {
             }
             None => self.stacks.intern_site(creation, pc),
         };
-        let mut g = Box::new(Goroutine::new(gid, clock, creation));
+        let now = if self.options.detect_leaks {
+            self.platform.ticks()
+        } else {
+            0
+        };
+        let chain = if parent_gid == NO_PARENT {
+            &[][..]
+        } else {
+            &parent_chain[..]
+        };
+        let visible = Arc::new(Visible::new(gid, parent_gid, creation, pc, now, chain));
+        let mut g = Box::new(Goroutine::new(gid, clock, creation, visible));
+        g.visible
+            .ctx
+            .store(&*g as *const Goroutine as usize, Ordering::Relaxed);
+        self.live.insert(&g.visible);
         self.attach(&mut g);
         g
+    }
+
+    /// Records `g`'s latest synchronising step for the leak check (its stack then, and
+    /// when); nothing unless leaks are detected.
+    #[inline]
+    fn step(&self, g: &mut Goroutine, pc: Option<u64>) {
+        if !self.options.detect_leaks {
+            return;
+        }
+        let site = match pc {
+            Some(pc) => g.stack.site(&self.stacks, pc),
+            None => g.step_site(&self.stacks),
+        };
+        g.visible.last_site.store(site, Ordering::Relaxed);
+        g.visible
+            .last_tick
+            .store(self.platform.ticks(), Ordering::Relaxed);
     }
 
     /// The goroutine exited. Nothing is released: goroutines are not joined.
     // Taking the Box says the goroutine's state ends here.
     #[allow(clippy::boxed_local)]
     pub fn go_end(&self, g: Box<Goroutine>) {
+        self.live.remove(&g.visible);
         self.slots.detach(g.slot, g.gid, g.last_used_epoch(), true);
         for &slot in &g.moved_from {
             self.slots.finished(slot, g.gid);
@@ -195,6 +249,21 @@ impl<P: Platform> Detector<P> {
                 g.stamped = true;
             }
             Outcome::Race(prev) => self.report_race(g, addr, cur, prev, pc),
+        }
+    }
+
+    /// A 1-byte access the runtime reports for `callpc`'s call into it at `pc`
+    /// (`racereadpc`/`racewritepc`: channel operations, maps, `race.Read`/`Write`):
+    /// the caller's frame stands for the duration, and it is a step where goroutines
+    /// block (a channel send), recorded for the leak check.
+    pub fn runtime_access(&self, g: &mut Goroutine, addr: usize, kind: Kind, callpc: u64, pc: u64) {
+        if callpc != 0 {
+            g.stack.enter(callpc, 0);
+        }
+        self.step(g, Some(pc));
+        self.access(g, addr, 1, kind, pc);
+        if callpc != 0 {
+            g.stack.exit(0);
         }
     }
 
@@ -275,6 +344,7 @@ impl<P: Platform> Detector<P> {
         if !Self::sync_enabled(g) || !self.platform.is_app(addr) {
             return;
         }
+        self.step(g, None);
         if let Some(v) = self.syncs.get(self.platform.meta(addr), addr) {
             g.clock.acquire(&v.state.lock().clock);
         }
@@ -314,6 +384,7 @@ impl<P: Platform> Detector<P> {
         if !Self::sync_enabled(g) || !self.platform.is_app(addr) {
             return;
         }
+        self.step(g, None);
         if let Some(v) = self.syncs.get_or_create(self.platform.meta(addr), addr) {
             op(&mut v.state.lock(), g);
         }
@@ -347,9 +418,16 @@ impl<P: Platform> Detector<P> {
     ) -> R {
         bump(Stat::Atomic);
         if !Self::sync_enabled(g) || !self.platform.is_app(addr) {
+            if self.options.detect_leaks {
+                // Not synchronising, but still where the goroutine is (`sync` waits).
+                g.stack.push(callerpc);
+                self.step(g, Some(pc));
+                g.stack.pop();
+            }
             return perform().0;
         }
         g.stack.push(callerpc);
+        self.step(g, Some(pc));
         let kind = if op == AtomicOp::Load {
             Kind::AtomicRead
         } else {
@@ -500,6 +578,7 @@ impl<P: Platform> Detector<P> {
         if !stats.is_empty() {
             self.platform.write(&stats);
         }
+        let leaks = self.check_leaks();
         let seen = self.seen.lock();
         let n = self.report_count();
         if n > 0 {
@@ -507,12 +586,157 @@ impl<P: Platform> Detector<P> {
                 .write(&alloc::format!("Found {n} data race(s)\n"));
         }
         core::mem::forget(seen);
-        if n > 0 {
+        if n > 0 || leaks > 0 {
             self.options.exitcode
         } else {
             0
         }
     }
+
+    /// The user goroutines alive now, with their creation stacks symbolised (the main
+    /// goroutine, which is exiting, and system goroutines left out).
+    fn user_goroutines(&self) -> Vec<(Arc<Visible>, Vec<crate::report::Frame>)> {
+        let mut sym = self.platform.symbolizer();
+        let mut stacks: hashbrown::HashMap<u32, Vec<crate::report::Frame>> =
+            hashbrown::HashMap::new();
+        let mut out = Vec::new();
+        for v in self.live.snapshot() {
+            if v.gid == MAIN_GID {
+                continue;
+            }
+            let created = stacks.entry(v.creation).or_insert_with(|| {
+                let (pcs, truncated) = self.stacks.stack(v.creation);
+                crate::report::symbolize(&pcs, truncated, &mut sym)
+            });
+            if !crate::leak::is_system(v.parent, created) {
+                let created = created.clone();
+                out.push((v, created));
+            }
+        }
+        out
+    }
+
+    /// At exit: reports the user goroutines still alive after the grace period as
+    /// leaks (with `detect_leaks`; otherwise one hint line if there are any). Returns
+    /// the number of leaks reported.
+    fn check_leaks(&self) -> u64 {
+        use crate::leak::{group, ignored, test_function, wait_reason, Leak};
+        let o = &self.options;
+        let mut alive = self.user_goroutines();
+        if !o.detect_leaks {
+            if !alive.is_empty() {
+                self.platform.write(&alloc::format!(
+                    "gorace: {} goroutine(s) still running at exit; \
+                     GORACE=detect_leaks=1 (gorace --leaks) reports them as leaks\n",
+                    alive.len()
+                ));
+            }
+            return 0;
+        }
+        // Grace: goroutines that end now are not leaks. A goroutine's own record is
+        // shared with the live set; once only this list holds it, it has ended.
+        let before: Vec<u64> = alive
+            .iter()
+            .map(|(v, _)| v.last_tick.load(Ordering::Relaxed))
+            .collect();
+        let mut alive_ticks: Vec<(Arc<Visible>, Vec<crate::report::Frame>, u64)> = alive
+            .drain(..)
+            .zip(before)
+            .map(|((v, c), t)| (v, c, t))
+            .collect();
+        let mut waited = 0;
+        while waited < o.leak_grace_ms {
+            alive_ticks.retain(|(v, _, _)| Arc::strong_count(v) > 1);
+            if alive_ticks.is_empty() {
+                return 0;
+            }
+            let step = (o.leak_grace_ms - waited).min(10);
+            self.platform.sleep_ms(step);
+            waited += step;
+        }
+        alive_ticks.retain(|(v, _, _)| Arc::strong_count(v) > 1);
+        let now = self.platform.ticks();
+        let mut sym = self.platform.symbolizer();
+        let mut frames_of = |node: u32| {
+            let (pcs, truncated) = self.stacks.stack(node);
+            crate::report::symbolize(&pcs, truncated, &mut sym)
+        };
+        let mut leaks = Vec::new();
+        for (v, created_at, tick_before) in alive_ticks {
+            let last_site = v.last_site.load(Ordering::Relaxed);
+            let last_seen = if last_site == 0 {
+                Vec::new()
+            } else {
+                frames_of(last_site)
+            };
+            // The goroutine that called os.Exit is exiting, not leaking.
+            if last_seen.iter().any(|f| f.func == "os.Exit")
+                || ignored(&o.leak_ignore, &last_seen, &created_at)
+            {
+                continue;
+            }
+            let last_tick = v.last_tick.load(Ordering::Relaxed);
+            let entry = self
+                .platform
+                .start_pc(
+                    v.gptr.load(Ordering::Relaxed),
+                    v.ctx.load(Ordering::Relaxed),
+                    v.gopc,
+                )
+                .and_then(|pc| {
+                    let mut f = Vec::new();
+                    // A return address one past the entry: the symbolizer steps back one.
+                    sym_entry(&self.platform, pc + 1, &mut f);
+                    f.into_iter().last()
+                });
+            let test = v
+                .chain
+                .iter()
+                .take_while(|&&node| node != 0)
+                .find_map(|&node| test_function(&frames_of(node)));
+            // Where it blocked shows in the runtime frames on top (runtime.chansend);
+            // the report starts at the program's own code.
+            let reason = wait_reason(&last_seen);
+            let mut last_seen = last_seen;
+            let runtime = last_seen
+                .iter()
+                .take_while(|f| crate::leak::package(&f.func) == "runtime")
+                .count();
+            if runtime < last_seen.len() {
+                last_seen.drain(..runtime);
+            }
+            leaks.push(Leak {
+                gid: v.gid,
+                blocked: last_tick == tick_before,
+                wait_reason: reason,
+                since_ms: self.platform.ms_between(last_tick, now),
+                last_seen,
+                entry,
+                created_at,
+                test,
+                site: v.creation,
+            });
+        }
+        let groups = group(leaks);
+        let style = Style {
+            strip_path_prefix: &o.strip_path_prefix,
+        };
+        let mut n = 0;
+        for g in &groups {
+            self.platform.write(&g.to_text(&style));
+            n += g.count as u64;
+        }
+        if n > 0 {
+            self.platform
+                .write(&alloc::format!("Found {n} goroutine leak(s)\n"));
+        }
+        n
+    }
+}
+
+/// The function at `pc`, symbolised (the outermost frame of its inlining).
+fn sym_entry<P: Platform>(platform: &P, pc: u64, out: &mut Vec<crate::report::Frame>) {
+    platform.symbolizer().frames(pc, out);
 }
 
 /// The kind of atomic operation, which decides its synchronisation (Go's atomics are

@@ -3,10 +3,12 @@
 //! A [`Goroutine`] is only ever touched by the thread currently running that goroutine
 //! (Go guarantees one at a time), so nothing in it is synchronised.
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::cell::Cell;
 use crate::clock::{Epoch, Slot, ThreadClock};
+use crate::leak::Visible;
 use crate::stack::{StackDepot, ROOT, TRUNCATED};
 use crate::stats::{bump, Stat};
 
@@ -142,6 +144,12 @@ impl ShadowStack {
 
     pub fn depth(&self) -> usize {
         self.frames.len()
+    }
+
+    /// The return address of the frame popped last, if nothing was pushed since: a pc
+    /// in the innermost function, just after a call.
+    pub fn returned_to(&self) -> Option<u64> {
+        self.popped.map(|(pc, _)| pc)
     }
 
     /// Return addresses, outermost first.
@@ -289,10 +297,14 @@ pub struct Goroutine {
     /// goroutine could learn to the heap, so accesses here can never race: they are
     /// neither checked nor remembered.
     pub own_stack: (usize, usize),
+    /// What other threads may read about this goroutine (the leak check at exit).
+    pub visible: Arc<Visible>,
+    /// Go's `g`, once a function entry showed it (0 until then).
+    gptr: usize,
 }
 
 impl Goroutine {
-    pub fn new(gid: u32, clock: ThreadClock, creation: u32) -> Self {
+    pub fn new(gid: u32, clock: ThreadClock, creation: u32, visible: Arc<Visible>) -> Self {
         Goroutine {
             gid,
             slot: 0,
@@ -305,6 +317,30 @@ impl Goroutine {
             creation,
             moved_from: Vec::new(),
             own_stack: (0, 0),
+            visible,
+            gptr: 0,
+        }
+    }
+
+    /// Records Go's `g` for this goroutine (from a function entry); only the first one
+    /// is published (a goroutine's `g` never changes).
+    #[inline(always)]
+    pub fn set_gptr(&mut self, gptr: usize) {
+        if self.gptr == 0 {
+            self.gptr = gptr;
+            self.visible
+                .gptr
+                .store(gptr, core::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// The node of the current stack for a step without a pc of its own (an acquire,
+    /// a release): the frames, plus the position in the innermost function if a call
+    /// just returned there.
+    pub fn step_site(&mut self, depot: &StackDepot) -> u32 {
+        match self.stack.returned_to() {
+            Some(pc) => self.stack.site(depot, pc),
+            None => self.stack.node(depot).unwrap_or(ROOT),
         }
     }
 

@@ -41,6 +41,7 @@
 //! | [`sync`] | sync objects (released clocks by address) |
 //! | [`stack`] | the stack depot |
 //! | [`report`] | the report data model, de-duplication, Go's text format |
+//! | [`leak`] | goroutine leaks at exit: the live set, classification, leak reports |
 //! | [`options`] | `GORACE` parsing |
 //! | [`lock`] | the spin lock used everywhere off the fast path |
 //! | [`stats`] | hot-path event counters (feature `stats`) |
@@ -55,6 +56,7 @@ pub mod cell;
 pub mod clock;
 pub mod detector;
 pub mod goroutine;
+pub mod leak;
 pub mod lock;
 pub mod options;
 pub mod report;

@@ -32,6 +32,14 @@ pub struct Options {
     pub atexit_sleep_ms: u32,
     pub suppress_equal_stacks: bool,
     pub suppress_equal_addresses: bool,
+    /// Report user goroutines still alive at exit as leaks (see [`crate::leak`]).
+    pub detect_leaks: bool,
+    /// How long goroutines may still end after the program's own exit before the
+    /// survivors are reported.
+    pub leak_grace_ms: u32,
+    /// Functions whose goroutines are not leaks (`pkg.Func`, or a prefix ending in `*`),
+    /// matching the top frame, any last-seen frame or any creation frame.
+    pub leak_ignore: Vec<String>,
 }
 
 impl Default for Options {
@@ -47,6 +55,9 @@ impl Default for Options {
             // The stock runtime accepts the option but, in Go mode, reports every new pair
             // of stacks on an address: off, so gorace reports what stock reports.
             suppress_equal_addresses: false,
+            detect_leaks: false,
+            leak_grace_ms: 500,
+            leak_ignore: Vec::new(),
         }
     }
 }
@@ -61,6 +72,9 @@ pub const NAMES: &[&str] = &[
     "atexit_sleep_ms",
     "suppress_equal_stacks",
     "suppress_equal_addresses",
+    "detect_leaks",
+    "leak_grace_ms",
+    "leak_ignore",
 ];
 
 fn is_sep(c: char) -> bool {
@@ -145,20 +159,36 @@ impl Options {
                     Ok(n) if n <= 7 => o.history_size = n,
                     _ => warnings.push(bad("expected 0..7")),
                 },
-                "atexit_sleep_ms" => match v.parse::<u32>() {
-                    Ok(n) => o.atexit_sleep_ms = n,
+                "atexit_sleep_ms" | "leak_grace_ms" => match v.parse::<u32>() {
+                    Ok(n) if name == "atexit_sleep_ms" => o.atexit_sleep_ms = n,
+                    Ok(n) => o.leak_grace_ms = n,
                     _ => warnings.push(bad("expected milliseconds")),
                 },
-                "halt_on_error" | "suppress_equal_stacks" | "suppress_equal_addresses" => {
-                    match parse_bool(&v) {
-                        Some(b) => match name {
-                            "halt_on_error" => o.halt_on_error = b,
-                            "suppress_equal_stacks" => o.suppress_equal_stacks = b,
-                            _ => o.suppress_equal_addresses = b,
-                        },
-                        None => warnings.push(bad("expected 0 or 1")),
+                "leak_ignore" => {
+                    // Items are separated by `|`, or by `,` inside a quoted value (an
+                    // unquoted `,` ends the option).
+                    o.leak_ignore = v
+                        .split(['|', ','])
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty())
+                        .map(String::from)
+                        .collect();
+                    if o.leak_ignore.is_empty() {
+                        warnings.push(bad("expected function names, pkg.Func|pkg.Other*"));
                     }
                 }
+                "halt_on_error"
+                | "suppress_equal_stacks"
+                | "suppress_equal_addresses"
+                | "detect_leaks" => match parse_bool(&v) {
+                    Some(b) => match name {
+                        "halt_on_error" => o.halt_on_error = b,
+                        "suppress_equal_stacks" => o.suppress_equal_stacks = b,
+                        "detect_leaks" => o.detect_leaks = b,
+                        _ => o.suppress_equal_addresses = b,
+                    },
+                    None => warnings.push(bad("expected 0 or 1")),
+                },
                 _ => warnings.push(format!(
                     "gorace: unknown GORACE option \"{name}\" ignored; valid options: {}",
                     NAMES.join(", ")
@@ -197,6 +227,23 @@ mod tests {
         let (o, _) = Options::parse("log_path=stdout suppress_equal_stacks=0");
         assert_eq!(o.log_path, LogPath::Stdout);
         assert!(!o.suppress_equal_stacks);
+    }
+
+    #[test]
+    fn leak_options() {
+        let (o, w) = Options::parse(
+            "detect_leaks=1 leak_grace_ms=50 leak_ignore='a.F, example.com/m.(*T).Run*'",
+        );
+        assert!(w.is_empty(), "{w:?}");
+        assert!(o.detect_leaks);
+        assert_eq!(o.leak_grace_ms, 50);
+        assert_eq!(o.leak_ignore, ["a.F", "example.com/m.(*T).Run*"]);
+        let (o, w) = Options::parse("leak_ignore=a.F|b.G,exitcode=3");
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!((o.leak_ignore.len(), o.exitcode), (2, 3));
+        let (o, w) = Options::parse("detect_leaks=sometimes leak_grace_ms=-1 leak_ignore=|");
+        assert_eq!(w.len(), 3, "{w:?}");
+        assert!(!o.detect_leaks && o.leak_grace_ms == 500 && o.leak_ignore.is_empty());
     }
 
     #[test]

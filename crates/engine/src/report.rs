@@ -137,16 +137,11 @@ fn who(gid: Option<u32>) -> String {
     }
 }
 
-/// Writes a stack in Go's format. The outermost frame always points into the Go
-/// runtime (`runtime.main`, `runtime.goexit`) and is dropped, as the stock runtime does,
-/// unless it is the only one. A truncated stack keeps its last frame and says so.
-pub fn write_stack(
-    out: &mut String,
-    pcs: &[u64],
-    truncated: bool,
-    sym: &mut dyn Symbolize,
-    style: &Style,
-) {
+/// The frames of a stack (return addresses, innermost first), innermost first. The
+/// outermost frame always points into the Go runtime (`runtime.main`,
+/// `runtime.goexit`) and is dropped, as the stock runtime does, unless it is the only
+/// one or the stack is truncated (then it is a real frame).
+pub fn symbolize(pcs: &[u64], truncated: bool, sym: &mut dyn Symbolize) -> Vec<Frame> {
     let mut frames = Vec::new();
     for &pc in pcs {
         sym.frames(pc, &mut frames);
@@ -154,11 +149,28 @@ pub fn write_stack(
     if frames.len() > 1 && !truncated {
         frames.pop();
     }
+    frames
+}
+
+/// Writes a stack in Go's format (see [`symbolize`]). A truncated stack keeps its last
+/// frame and says so.
+pub fn write_stack(
+    out: &mut String,
+    pcs: &[u64],
+    truncated: bool,
+    sym: &mut dyn Symbolize,
+    style: &Style,
+) {
+    write_frames(out, &symbolize(pcs, truncated, sym), truncated, style);
+}
+
+/// Writes symbolised frames in Go's format.
+pub fn write_frames(out: &mut String, frames: &[Frame], truncated: bool, style: &Style) {
     if frames.is_empty() {
         out.push_str("  [failed to restore the stack]\n");
         return;
     }
-    for f in &frames {
+    for f in frames {
         let file = style.path(&f.file);
         let _ = write!(
             out,

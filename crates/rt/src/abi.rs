@@ -268,14 +268,7 @@ macro_rules! access {
         pub unsafe extern "C" fn $name_pc(thr: *mut Goroutine, addr: usize, callpc: usize, pc: usize) {
             // SAFETY: forwarded contract.
             if let Some(g) = unsafe { goroutine(thr) } {
-                let d = det();
-                if callpc != 0 {
-                    d.func_enter(g, callpc as u64, 0);
-                }
-                d.access(g, addr, 1, $kind, pc as u64);
-                if callpc != 0 {
-                    d.func_exit(g, 0);
-                }
+                det().runtime_access(g, addr, $kind, callpc as u64, pc as u64);
             }
         }
     )*};
@@ -337,6 +330,7 @@ core::arch::global_asm!(
     "    mov rdx, r12",
     "    mov rcx, [r14 + 8]",
     "    mov r8, [r14]",
+    "    mov r9, r14",
     "    jmp {enter}",
     ".size __tsan_func_enter, . - __tsan_func_enter",
     ".globl __tsan_func_exit",
@@ -369,10 +363,18 @@ const EXIT_DEPTH_ADJUST: u32 = 16;
 
 /// # Safety
 /// `thr` is null or a live racectx; called only through the trampoline above.
-unsafe extern "C" fn func_enter(thr: *mut Goroutine, pc: usize, sp: usize, hi: usize, lo: usize) {
+unsafe extern "C" fn func_enter(
+    thr: *mut Goroutine,
+    pc: usize,
+    sp: usize,
+    hi: usize,
+    lo: usize,
+    gptr: usize,
+) {
     // SAFETY: forwarded contract.
     if let Some(g) = unsafe { goroutine(thr) } {
         g.own_stack = (lo, hi);
+        g.set_gptr(gptr);
         det().func_enter(g, pc as u64, depth(sp, hi));
     }
 }

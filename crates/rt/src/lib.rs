@@ -4,6 +4,7 @@
 //!
 //! This crate is the thin *adapter* layer: [`abi`] turns Go's calls into engine calls,
 //! [`layout`] places shadow memory, [`symbolize`] asks Go for function names and lines,
+//! [`goinfo`] reads what a goroutine runs from Go's `g` (leak reports),
 //! [`output`] writes reports, [`heap`] and [`sys`] stand in for libc. All detection
 //! logic lives in `gorace-engine`.
 //!
@@ -17,7 +18,9 @@
 extern crate alloc;
 
 pub mod abi;
+pub mod clock;
 pub mod env;
+pub mod goinfo;
 pub mod heap;
 pub mod layout;
 #[cfg(not(test))]

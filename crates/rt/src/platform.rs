@@ -46,4 +46,17 @@ impl Platform for GoPlatform {
     fn sleep_ms(&self, ms: u32) {
         sys::sleep_ms(ms)
     }
+
+    fn ticks(&self) -> u64 {
+        // SAFETY: rdtsc only reads the time-stamp counter.
+        unsafe { core::arch::x86_64::_rdtsc() }
+    }
+
+    fn ms_between(&self, earlier: u64, later: u64) -> u64 {
+        later.saturating_sub(earlier) / crate::clock::ticks_per_ms()
+    }
+
+    fn start_pc(&self, gptr: usize, ctx: usize, gopc: u64) -> Option<u64> {
+        crate::goinfo::start_pc(gptr, ctx, gopc)
+    }
 }

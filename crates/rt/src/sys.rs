@@ -32,6 +32,8 @@ const SYS_SCHED_YIELD: usize = 24;
 const SYS_MADVISE: usize = 28;
 const SYS_NANOSLEEP: usize = 35;
 const SYS_GETPID: usize = 39;
+const SYS_CLOCK_GETTIME: usize = 228;
+const CLOCK_MONOTONIC: usize = 1;
 const SYS_EXIT_GROUP: usize = 231;
 const SYS_OPENAT: usize = 257;
 
@@ -155,6 +157,21 @@ pub fn sleep_ms(ms: u32) {
             return;
         }
     }
+}
+
+/// Nanoseconds of `CLOCK_MONOTONIC`.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = [0i64; 2];
+    // SAFETY: ts is a valid, writable timespec.
+    unsafe {
+        syscall6(
+            SYS_CLOCK_GETTIME,
+            [CLOCK_MONOTONIC, ts.as_mut_ptr() as usize, 0, 0, 0, 0],
+        )
+    };
+    (ts[0] as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts[1] as u64)
 }
 
 pub fn exit_group(code: i32) -> ! {

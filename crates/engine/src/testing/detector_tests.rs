@@ -254,7 +254,13 @@ fn fini_summarises_only_when_races_were_found() {
     same_stacks_twice(&racy);
     racy.platform.take_writes();
     assert_eq!(racy.fini(), 3);
-    assert_eq!(racy.platform.output(), "Found 2 data race(s)\n");
+    assert_eq!(
+        racy.platform.output(),
+        "gorace: 1 goroutine(s) still running at exit; \
+         GORACE=detect_leaks=1 (gorace --leaks) reports them as leaks\n\
+         Found 2 data race(s)\n",
+        "the child goroutine never ended: one hint line"
+    );
 }
 
 #[test]

@@ -940,14 +940,31 @@ impl Sim {
                 self.det.report_count()
             ));
         }
+        // Goroutines a `go` statement started and that did not end get a hint line
+        // (the synthetic ones are user goroutines; leaks themselves are not detected).
+        let alive = self
+            .det
+            .live
+            .snapshot()
+            .iter()
+            .filter(|v| v.gid != MAIN_GID && v.parent != crate::leak::NO_PARENT)
+            .count();
         let code = self.det.fini();
         let out = self.det.platform.take_writes().concat();
+        let hint = if alive == 0 {
+            String::new()
+        } else {
+            format!(
+                "gorace: {alive} goroutine(s) still running at exit; \
+                 GORACE=detect_leaks=1 (gorace --leaks) reports them as leaks\n"
+            )
+        };
         let (want_code, want_out) = if n == 0 {
-            (0, String::new())
+            (0, hint)
         } else {
             (
                 self.det.options.exitcode,
-                format!("Found {n} data race(s)\n"),
+                format!("{hint}Found {n} data race(s)\n"),
             )
         };
         if (code, &out) != (want_code, &want_out) {

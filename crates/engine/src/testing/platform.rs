@@ -191,4 +191,13 @@ impl Platform for TestPlatform {
     fn sleep_ms(&self, ms: u32) {
         self.slept_ms.fetch_add(ms as u64, Relaxed);
     }
+
+    /// Time passes only when the detector sleeps: ticks are milliseconds slept.
+    fn ticks(&self) -> u64 {
+        self.slept_ms()
+    }
+
+    fn ms_between(&self, earlier: u64, later: u64) -> u64 {
+        later.saturating_sub(earlier)
+    }
 }
