@@ -22,6 +22,10 @@ use crate::sync::SyncTable;
 /// Id of the context returned by `__tsan_init`.
 pub const INIT_GID: u32 = 0;
 
+/// Without `detect_leaks`, how long exit waits for user goroutines to end before the
+/// hint line counts them (over as soon as they have).
+const HINT_GRACE_MS: u32 = 100;
+
 /// What the detector needs from its host: where shadow and meta memory live, how to
 /// symbolise, where reports go.
 pub trait Platform: Sync {
@@ -616,14 +620,37 @@ impl<P: Platform> Detector<P> {
         out
     }
 
+    /// Waits up to `grace_ms` for the goroutines of `alive` (first field of each entry)
+    /// to end, returning those still alive. A goroutine's own record is shared with the
+    /// live set: once only this list holds it, the goroutine has ended.
+    fn survivors<T>(
+        &self,
+        mut alive: Vec<(Arc<Visible>, T)>,
+        grace_ms: u32,
+    ) -> Vec<(Arc<Visible>, T)> {
+        let mut waited = 0;
+        loop {
+            alive.retain(|(v, _)| Arc::strong_count(v) > 1);
+            if alive.is_empty() || waited >= grace_ms {
+                return alive;
+            }
+            let step = (grace_ms - waited).min(10);
+            self.platform.sleep_ms(step);
+            waited += step;
+        }
+    }
+
     /// At exit: reports the user goroutines still alive after the grace period as
     /// leaks (with `detect_leaks`; otherwise one hint line if there are any). Returns
     /// the number of leaks reported.
     fn check_leaks(&self) -> u64 {
         use crate::leak::{group, ignored, test_function, wait_reason, Leak};
         let o = &self.options;
-        let mut alive = self.user_goroutines();
+        let alive = self.user_goroutines();
         if !o.detect_leaks {
+            // A goroutine that is past its last step but not yet gone is not worth a
+            // line: a short wait, over at once when they have all ended.
+            let alive = self.survivors(alive, o.leak_grace_ms.min(HINT_GRACE_MS));
             if !alive.is_empty() {
                 self.platform.write(&alloc::format!(
                     "gorace: {} goroutine(s) still running at exit; \
@@ -633,28 +660,20 @@ impl<P: Platform> Detector<P> {
             }
             return 0;
         }
-        // Grace: goroutines that end now are not leaks. A goroutine's own record is
-        // shared with the live set; once only this list holds it, it has ended.
+        // Whether a goroutine made a step during the grace period: blocked or running.
         let before: Vec<u64> = alive
             .iter()
             .map(|(v, _)| v.last_tick.load(Ordering::Relaxed))
             .collect();
-        let mut alive_ticks: Vec<(Arc<Visible>, Vec<crate::report::Frame>, u64)> = alive
-            .drain(..)
+        let alive_ticks: Vec<_> = alive
+            .into_iter()
             .zip(before)
-            .map(|((v, c), t)| (v, c, t))
+            .map(|((v, c), t)| (v, (c, t)))
             .collect();
-        let mut waited = 0;
-        while waited < o.leak_grace_ms {
-            alive_ticks.retain(|(v, _, _)| Arc::strong_count(v) > 1);
-            if alive_ticks.is_empty() {
-                return 0;
-            }
-            let step = (o.leak_grace_ms - waited).min(10);
-            self.platform.sleep_ms(step);
-            waited += step;
+        let alive_ticks = self.survivors(alive_ticks, o.leak_grace_ms);
+        if alive_ticks.is_empty() {
+            return 0;
         }
-        alive_ticks.retain(|(v, _, _)| Arc::strong_count(v) > 1);
         let now = self.platform.ticks();
         let mut sym = self.platform.symbolizer();
         let mut frames_of = |node: u32| {
@@ -662,7 +681,7 @@ impl<P: Platform> Detector<P> {
             crate::report::symbolize(&pcs, truncated, &mut sym)
         };
         let mut leaks = Vec::new();
-        for (v, created_at, tick_before) in alive_ticks {
+        for (v, (created_at, tick_before)) in alive_ticks {
             let last_site = v.last_site.load(Ordering::Relaxed);
             let last_seen = if last_site == 0 {
                 Vec::new()
@@ -698,13 +717,13 @@ impl<P: Platform> Detector<P> {
             // the report starts at the program's own code.
             let reason = wait_reason(&last_seen);
             let mut last_seen = last_seen;
-            let runtime = last_seen
+            let plumbing = last_seen
                 .iter()
-                .take_while(|f| crate::leak::package(&f.func) == "runtime")
+                .take_while(|f| crate::leak::is_plumbing(f))
                 .count();
-            if runtime < last_seen.len() {
-                last_seen.drain(..runtime);
-            }
+            // Only plumbing (a step without a pc of its own, in the goroutine's first
+            // function, or an atomic's wrappers): the goroutine's function says more.
+            last_seen.drain(..plumbing);
             leaks.push(Leak {
                 gid: v.gid,
                 blocked: last_tick == tick_before,

@@ -3,6 +3,8 @@
 //! `gorace test|run|build [go flags] [packages]` runs the matching `go` command with
 //! `-race`, using a shadow GOROOT whose race runtime is gorace's (see [`goroot`]).
 //! `gorace env` prints the exports that make a plain `go test -race` do the same.
+//! `gorace test --leaks` and `gorace run --leaks` also report goroutine leaks at exit
+//! (`GORACE=detect_leaks=1`).
 
 mod goroot;
 mod toolchain;
@@ -31,9 +33,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// `go test -race` with gorace (arguments are passed to go test)
+    /// `go test -race` with gorace (arguments are passed to go test; a leading
+    /// `--leaks` reports goroutines leaked by the tests)
     Test(GoArgs),
-    /// `go run -race` with gorace (arguments are passed to go run)
+    /// `go run -race` with gorace (arguments are passed to go run; a leading `--leaks`
+    /// reports goroutines still alive at exit)
     Run(GoArgs),
     /// `go build -race` with gorace (arguments are passed to go build)
     Build(GoArgs),
@@ -90,14 +94,45 @@ fn shadow() -> Result<goroot::Shadow> {
     goroot::ensure(&tc, &runtime_object()?, &goroot::cache_base()?)
 }
 
+/// gorace's own flags, given before the go command's: the `GORACE` options they add.
+const OWN_FLAGS: &[(&str, &str)] = &[("--leaks", "detect_leaks=1")];
+
+/// Splits leading gorace flags off `args`: the `GORACE` options they stand for, and the
+/// rest for go.
+fn own_flags(args: &[OsString]) -> (Vec<&'static str>, &[OsString]) {
+    let mut options = Vec::new();
+    let mut rest = args;
+    while let Some((first, tail)) = rest.split_first() {
+        match OWN_FLAGS.iter().find(|(flag, _)| first == *flag) {
+            Some(&(_, option)) => options.push(option),
+            None => break,
+        }
+        rest = tail;
+    }
+    (options, rest)
+}
+
 fn run_go(sub: &str, args: &[OsString]) -> Result<ExitCode> {
+    let (options, args) = if sub == "build" {
+        (Vec::new(), args)
+    } else {
+        own_flags(args)
+    };
     let s = shadow()?;
     let go = s.goroot.join("bin/go");
-    let status = Command::new(&go)
-        .arg(sub)
-        .arg("-race")
-        .args(args)
-        .envs(go_env(&s))
+    let mut cmd = Command::new(&go);
+    cmd.arg(sub).arg("-race").args(args).envs(go_env(&s));
+    if !options.is_empty() {
+        let mut gorace = std::env::var_os("GORACE").unwrap_or_default();
+        for o in options {
+            if !gorace.is_empty() {
+                gorace.push(" ");
+            }
+            gorace.push(o);
+        }
+        cmd.env("GORACE", gorace);
+    }
+    let status = cmd
         .status()
         .with_context(|| format!("running {}", go.display()))?;
     Ok(exit_code(status))
@@ -110,6 +145,25 @@ fn exit_code(status: std::process::ExitStatus) -> ExitCode {
         .or_else(|| status.signal().map(|s| 128 + s))
         .unwrap_or(1);
     ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_flags_come_first_and_the_rest_goes_to_go() {
+        let a = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        let args = a(&["--leaks", "-v", "./..."]);
+        let (o, rest) = own_flags(&args);
+        assert_eq!((o, rest), (vec!["detect_leaks=1"], &args[1..]));
+        let args = a(&["-v", "--leaks"]);
+        let (o, rest) = own_flags(&args);
+        assert!(
+            o.is_empty() && rest.len() == 2,
+            "only leading flags are gorace's"
+        );
+    }
 }
 
 fn shell_quote(s: &OsString) -> String {

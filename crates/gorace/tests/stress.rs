@@ -312,7 +312,10 @@ fn atomic_load_seeing_the_first_store_acquires_it() {
         let out = p.run(&[], "");
         let reports = well_formed(&out.stderr);
         assert!(
-            reports.is_empty() && out.code == 0 && out.stderr.trim().is_empty(),
+            reports.is_empty()
+                && out.code == 0
+                // The last writer is not waited for: it may still be alive at exit.
+                && out.stderr.lines().all(|l| l.trim().is_empty() || is_leak_hint(l)),
             "false positive(s) on data published by an atomic store:\n{}",
             tail(&out.to_string(), 60)
         );
