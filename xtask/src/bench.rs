@@ -159,7 +159,7 @@ struct Report {
 }
 
 /// `go env GOROOT`.
-fn go_root() -> Result<PathBuf> {
+pub fn go_root() -> Result<PathBuf> {
     let out = Command::new("go").args(["env", "GOROOT"]).output()?;
     if !out.status.success() {
         bail!("go env GOROOT failed");

@@ -2,16 +2,20 @@
 //!
 //! - `test`: everything CI runs: the workspace tests (engine unit and property tests,
 //!   the command's unit tests, the end-to-end and stress Go programs), Go's own race
-//!   suite (`runtime/race`) under gorace, and a handful of standard packages under
-//!   gorace and stock `-race` (same outcome required).
+//!   suite (`runtime/race`) under gorace, a handful of standard packages under
+//!   gorace and stock `-race` (same outcome required), and Go's goroutine leak suite
+//!   (at least 80 of its non-flaky cases found).
 //! - `conformance race [--go GOROOT] [--goamd64 v3]`: `gorace test -count=1 -v
 //!   runtime/race`, summarised.
 //! - `conformance matrix`: the race suite under Go 1.23, 1.25, 1.27 and 1.27 with
 //!   GOAMD64=v3.
 //! - `conformance std`: standard packages' tests, stock `go test -race` against gorace.
+//! - `leaks`: Go 1.27's goroutine leak suite (85 cases) under gorace with
+//!   `detect_leaks=1`, beside Go's own leak profile on the same runs.
 
 mod bench;
 mod conformance;
+mod leak_bench;
 mod std_sweep;
 
 use std::path::PathBuf;
@@ -38,6 +42,8 @@ enum Task {
     },
     /// Benchmark gorace against the stock race runtime (and plain and floor builds)
     Bench(bench::Opts),
+    /// Go's goroutine leak suite under gorace, against Go's leak profile
+    Leaks(leak_bench::Opts),
 }
 
 /// The workspace root.
@@ -86,7 +92,9 @@ fn test() -> Result<()> {
         println!("!! runtime/race passed on the retry: the first failure was a flake");
     }
     println!("== standard packages under gorace and stock -race (CI subset)");
-    std_sweep::run(std_sweep::Opts::ci())
+    std_sweep::run(std_sweep::Opts::ci())?;
+    println!("== Go's goroutine leak suite under gorace (detect_leaks=1)");
+    leak_bench::run(leak_bench::Opts::ci())
 }
 
 fn main() -> ExitCode {
@@ -95,6 +103,7 @@ fn main() -> ExitCode {
         Task::Test => test(),
         Task::Conformance { suite } => conformance::run(suite),
         Task::Bench(opts) => bench::bench(opts),
+        Task::Leaks(opts) => leak_bench::run(opts),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -64,6 +64,11 @@ pub trait Platform: Sync {
     fn start_pc(&self, _gptr: usize, _ctx: usize, _gopc: u64) -> Option<u64> {
         None
     }
+    /// The return addresses of a parked goroutine's real stack, innermost first, read
+    /// from its `g`; empty when it is not parked or its `g` is unknown.
+    fn parked_stack(&self, _gptr: usize) -> Vec<u64> {
+        Vec::new()
+    }
 }
 
 /// The whole detector state. One per process.
@@ -660,18 +665,8 @@ impl<P: Platform> Detector<P> {
             }
             return 0;
         }
-        // Whether a goroutine made a step during the grace period: blocked or running.
-        let before: Vec<u64> = alive
-            .iter()
-            .map(|(v, _)| v.last_tick.load(Ordering::Relaxed))
-            .collect();
-        let alive_ticks: Vec<_> = alive
-            .into_iter()
-            .zip(before)
-            .map(|((v, c), t)| (v, (c, t)))
-            .collect();
-        let alive_ticks = self.survivors(alive_ticks, o.leak_grace_ms);
-        if alive_ticks.is_empty() {
+        let alive = self.survivors(alive, o.leak_grace_ms);
+        if alive.is_empty() {
             return 0;
         }
         let now = self.platform.ticks();
@@ -681,12 +676,14 @@ impl<P: Platform> Detector<P> {
             crate::report::symbolize(&pcs, truncated, &mut sym)
         };
         let mut leaks = Vec::new();
-        for (v, (created_at, tick_before)) in alive_ticks {
+        for (v, created_at) in alive {
             let last_site = v.last_site.load(Ordering::Relaxed);
-            let last_seen = if last_site == 0 {
-                Vec::new()
-            } else {
-                frames_of(last_site)
+            // A parked goroutine's real stack says exactly where it waits; else its last
+            // instrumented step.
+            let (last_seen, nil_chan) = match self.parked_frames(v.gptr.load(Ordering::Relaxed)) {
+                Some(p) => p,
+                None if last_site == 0 => (Vec::new(), false),
+                None => (frames_of(last_site), false),
             };
             // The goroutine that called os.Exit is exiting, not leaking.
             if last_seen.iter().any(|f| f.func == "os.Exit")
@@ -715,7 +712,8 @@ impl<P: Platform> Detector<P> {
                 .find_map(|&node| test_function(&frames_of(node)));
             // Where it blocked shows in the runtime frames on top (runtime.chansend);
             // the report starts at the program's own code.
-            let reason = wait_reason(&last_seen);
+            let reason = wait_reason(&last_seen, nil_chan);
+            let since_ms = self.platform.ms_between(last_tick, now);
             let mut last_seen = last_seen;
             let plumbing = last_seen
                 .iter()
@@ -726,9 +724,11 @@ impl<P: Platform> Detector<P> {
             last_seen.drain(..plumbing);
             leaks.push(Leak {
                 gid: v.gid,
-                blocked: last_tick == tick_before,
+                // No step in the last part of the grace period (polling loops step
+                // every few ms; memory accesses do not count as steps).
+                blocked: since_ms >= o.leak_grace_ms.min(HINT_GRACE_MS) as u64 / 2,
                 wait_reason: reason,
-                since_ms: self.platform.ms_between(last_tick, now),
+                since_ms,
                 last_seen,
                 entry,
                 created_at,
@@ -750,6 +750,43 @@ impl<P: Platform> Detector<P> {
                 .write(&alloc::format!("Found {n} goroutine leak(s)\n"));
         }
         n
+    }
+}
+
+impl<P: Platform> Detector<P> {
+    /// The real stack of a parked goroutine (its `g` at `gptr`), symbolised without
+    /// `runtime.goexit`, and whether it parked on a nil channel; `None` when it is not
+    /// parked or its `g` cannot be read.
+    ///
+    /// `chanrecv` and `chansend` park on a nil channel in their first lines and on a
+    /// real one some hundred lines further: the distance from the function's first
+    /// line tells the two apart.
+    fn parked_frames(&self, gptr: usize) -> Option<(Vec<crate::report::Frame>, bool)> {
+        const NIL_CHAN_LINES: u64 = 40;
+        let pcs = self.platform.parked_stack(gptr);
+        if pcs.is_empty() {
+            return None;
+        }
+        let mut sym = self.platform.symbolizer();
+        let (mut frames, mut nil_chan) = (Vec::new(), false);
+        for &pc in &pcs {
+            let first = frames.len();
+            sym.frames(pc, &mut frames);
+            // The physical function of this pc is the last of its frames.
+            let Some(f) = frames[first..].last() else {
+                continue;
+            };
+            if matches!(f.func.as_str(), "runtime.chanrecv" | "runtime.chansend") {
+                let mut entry = Vec::new();
+                // The symbolizer steps back one: pc - offset is one past the entry.
+                sym.frames(pc - f.offset, &mut entry);
+                nil_chan = entry
+                    .last()
+                    .is_some_and(|e| f.line.saturating_sub(e.line) < NIL_CHAN_LINES);
+            }
+        }
+        frames.pop();
+        Some((frames, nil_chan))
     }
 }
 

@@ -147,25 +147,6 @@ fn exit_code(status: std::process::ExitStatus) -> ExitCode {
     ExitCode::from(code.clamp(0, 255) as u8)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn own_flags_come_first_and_the_rest_goes_to_go() {
-        let a = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
-        let args = a(&["--leaks", "-v", "./..."]);
-        let (o, rest) = own_flags(&args);
-        assert_eq!((o, rest), (vec!["detect_leaks=1"], &args[1..]));
-        let args = a(&["-v", "--leaks"]);
-        let (o, rest) = own_flags(&args);
-        assert!(
-            o.is_empty() && rest.len() == 2,
-            "only leading flags are gorace's"
-        );
-    }
-}
-
 fn shell_quote(s: &OsString) -> String {
     format!("'{}'", s.to_string_lossy().replace('\'', r"'\''"))
 }
@@ -204,4 +185,23 @@ fn main() -> ExitCode {
         eprintln!("gorace: {e:#}");
         ExitCode::from(2)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_flags_come_first_and_the_rest_goes_to_go() {
+        let a = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        let args = a(&["--leaks", "-v", "./..."]);
+        let (o, rest) = own_flags(&args);
+        assert_eq!((o, rest), (vec!["detect_leaks=1"], &args[1..]));
+        let args = a(&["-v", "--leaks"]);
+        let (o, rest) = own_flags(&args);
+        assert!(
+            o.is_empty() && rest.len() == 2,
+            "only leading flags are gorace's"
+        );
+    }
 }

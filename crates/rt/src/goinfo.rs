@@ -16,6 +16,20 @@
 //! its own racectx, and only if `gopc` matches the pc `__tsan_go_start` was given.
 //! Anything else (a layout that does not check out, a goroutine whose `g` was never
 //! seen) gives no answer, and the report shows the goroutine's last steps instead.
+//!
+//! A parked goroutine's real stack is in its `g` too: `sched` (where it resumes) sits
+//! at the same place from Go 1.21 to 1.27, and Go keeps frame pointers on amd64:
+//!
+//! ```text
+//! stack.lo, stack.hi                  // words 0, 1
+//! sched.sp, sched.pc, sched.g         // words 7, 8, 9 (sched.g == the g itself)
+//! sched.ctxt, [ret,] lr, bp           // bp: word 12 from Go 1.25 (gobuf lost ret), else 13
+//! ... atomicstatus                    // 6 words after bp; 4 = _Gwaiting (10: _Gleaked)
+//! ```
+//!
+//! `sched.pc` is the return address into `gopark`, `sched.bp` its frame pointer; each
+//! frame's saved frame pointer and return address follow. The walk stops at any word
+//! that is not a frame pointer into the goroutine's own stack.
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -55,4 +69,77 @@ pub fn start_pc(gptr: usize, ctx: usize, gopc: u64) -> Option<u64> {
     }
     // SAFETY: as above; startpc is the word before racectx.
     Some(unsafe { word(gptr, i - 1) })
+}
+
+/// Words of `g` the parked-stack reader uses (see the module comment).
+const STACK_LO: usize = 0;
+const STACK_HI: usize = 1;
+const SCHED_PC: usize = 8;
+const SCHED_G: usize = 9;
+/// `g.sched.bp` without and with `gobuf.ret` (Go 1.25+, Go 1.21 to 1.24).
+const SCHED_BP: [usize; 2] = [12, 13];
+/// `atomicstatus` comes this many words after `sched.bp`.
+const STATUS_AFTER_BP: usize = 6;
+const G_WAITING: u32 = 4;
+/// Go 1.27: a waiting goroutine its GC found unreachable (the goroutineleak profile).
+const G_LEAKED: u32 = 10;
+const G_SCAN: u32 = 0x1000;
+
+/// Frames read at most from a parked stack.
+pub const MAX_PARKED_FRAMES: usize = 64;
+
+/// The return addresses of a parked goroutine's stack, innermost first (the first is in
+/// `runtime.gopark`), into `out`; how many. 0 when the goroutine is not parked
+/// (`_Gwaiting`, or `_Gleaked` once Go's leak profile found it) or its `g` does not
+/// look as expected.
+pub fn parked_stack(gptr: usize, out: &mut [u64; MAX_PARKED_FRAMES]) -> usize {
+    if gptr == 0 || !gptr.is_multiple_of(8) {
+        return 0;
+    }
+    // SAFETY (all reads of g below): gptr is a live goroutine's g (recorded at its
+    // function entries from Go's g register); every index is < SEARCH_WORDS.
+    let w = |i: usize| unsafe { word(gptr, i) };
+    let (lo, hi) = (w(STACK_LO), w(STACK_HI));
+    if w(SCHED_G) != gptr as u64 || lo == 0 || hi <= lo {
+        return 0;
+    }
+    let in_stack = |bp: u64| bp >= lo && bp + 16 <= hi && bp.is_multiple_of(8);
+    let Some(bp_word) = SCHED_BP.into_iter().find(|&i| in_stack(w(i))) else {
+        return 0;
+    };
+    let status = w(bp_word + STATUS_AFTER_BP) as u32 & !G_SCAN;
+    if status != G_WAITING && status != G_LEAKED {
+        return 0;
+    }
+    let mut bp = w(bp_word);
+    let mut n = 0;
+    let mut pc = w(SCHED_PC);
+    while n < out.len() && pc != 0 {
+        out[n] = pc;
+        n += 1;
+        if !in_stack(bp) {
+            break;
+        }
+        // SAFETY: bp points into the goroutine's stack (checked just above), whose
+        // memory Go never unmaps; a parked goroutine's frames do not change, and a
+        // stack being moved at this instant yields words that fail the checks.
+        let (next, ret) = unsafe {
+            let p = bp as *const u64;
+            (
+                core::ptr::read_volatile(p),
+                core::ptr::read_volatile(p.add(1)),
+            )
+        };
+        pc = ret;
+        if next <= bp {
+            // The outermost frame (runtime.goexit) saves no frame pointer.
+            if pc != 0 && n < out.len() {
+                out[n] = pc;
+                n += 1;
+            }
+            break;
+        }
+        bp = next;
+    }
+    n
 }

@@ -1,6 +1,7 @@
 //! The engine's [`Platform`] for a Go process: fixed shadow layout, Go's symbolizer,
 //! raw syscalls for output and exit.
 
+use alloc::vec::Vec;
 use core::sync::atomic::AtomicU32;
 
 use gorace_engine::shadow::Granule;
@@ -58,5 +59,11 @@ impl Platform for GoPlatform {
 
     fn start_pc(&self, gptr: usize, ctx: usize, gopc: u64) -> Option<u64> {
         crate::goinfo::start_pc(gptr, ctx, gopc)
+    }
+
+    fn parked_stack(&self, gptr: usize) -> Vec<u64> {
+        let mut pcs = [0; crate::goinfo::MAX_PARKED_FRAMES];
+        let n = crate::goinfo::parked_stack(gptr, &mut pcs);
+        pcs[..n].to_vec()
     }
 }

@@ -413,13 +413,13 @@ pub struct Report {
 const FENCE: &str = "==================";
 
 /// Splits `text` into `(inside, outside)` lines: inside are the blocks between fences
-/// that start with `WARNING: DATA RACE`.
+/// that start with `WARNING: ` (data races, goroutine leaks).
 fn split_blocks(text: &str) -> (Vec<Vec<&str>>, Vec<&str>) {
     let lines: Vec<&str> = text.lines().collect();
     let (mut blocks, mut outside) = (Vec::new(), Vec::new());
     let mut i = 0;
     while i < lines.len() {
-        if lines[i] == FENCE && lines.get(i + 1) == Some(&"WARNING: DATA RACE") {
+        if lines[i] == FENCE && lines.get(i + 1).is_some_and(|l| l.starts_with("WARNING: ")) {
             let end = lines[i + 1..]
                 .iter()
                 .position(|l| *l == FENCE)
@@ -458,6 +458,7 @@ pub fn parse_reports(text: &str) -> Vec<Report> {
     split_blocks(text)
         .0
         .into_iter()
+        .filter(|b| b.first() == Some(&"WARNING: DATA RACE"))
         .map(|b| {
             parse_report(&b).unwrap_or_else(|e| {
                 panic!(
@@ -641,7 +642,7 @@ pub fn func_prefix(prefix: &str) -> FrameSpec {
 }
 
 impl FrameSpec {
-    fn matches(&self, f: &Frame) -> bool {
+    pub fn matches(&self, f: &Frame) -> bool {
         (f.func == self.func || self.prefix && f.func.starts_with(&self.func))
             && self.loc.as_ref().is_none_or(|(file, line)| {
                 (f.file == *file || f.file.ends_with(&format!("/{file}"))) && f.line == *line
@@ -861,5 +862,134 @@ impl Report {
             .iter()
             .find(|c| c.id == id)
             .unwrap_or_else(|| panic!("no creation block for goroutine {id}:\n{}", self.text))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Goroutine leak reports
+// ---------------------------------------------------------------------------------------
+
+/// A `WARNING: GOROUTINE LEAK` report.
+#[derive(Clone, Debug)]
+pub struct LeakReport {
+    pub gid: u32,
+    /// What the goroutine line says in parentheses before `since`: `blocked in chan
+    /// send`, `blocked`, `running`.
+    pub state: String,
+    pub last_seen: Vec<Frame>,
+    pub created: Vec<Frame>,
+    /// `Leaked by test: <this>`.
+    pub test: Option<String>,
+    /// Goroutines leaked from this creation site (1 without the count line).
+    pub count: u32,
+    pub text: String,
+}
+
+/// Every goroutine leak report in `text`. A malformed report fails the test.
+pub fn parse_leaks(text: &str) -> Vec<LeakReport> {
+    split_blocks(text)
+        .0
+        .into_iter()
+        .filter(|b| b.first() == Some(&"WARNING: GOROUTINE LEAK"))
+        .map(|b| {
+            parse_leak(&b).unwrap_or_else(|e| {
+                panic!(
+                    "malformed leak report ({e}):\n{}\n\nwhole output:\n{text}",
+                    b.join("\n")
+                )
+            })
+        })
+        .collect()
+}
+
+/// `N` of the last `Found N goroutine leak(s)` line.
+pub fn found_leaks(text: &str) -> Option<u32> {
+    text.lines().rev().find_map(|l| {
+        l.strip_prefix("Found ")?
+            .strip_suffix(" goroutine leak(s)")?
+            .parse()
+            .ok()
+    })
+}
+
+fn parse_leak(block: &[&str]) -> Result<LeakReport, String> {
+    let mut lines = block.iter().copied().peekable();
+    lines.next(); // WARNING: GOROUTINE LEAK
+    let l = lines.next().ok_or("no goroutine line")?;
+    let rest = l
+        .strip_prefix("Goroutine ")
+        .and_then(|r| r.strip_suffix(") last seen at:"))
+        .ok_or_else(|| format!("expected `Goroutine N (...) last seen at:`, got {l:?}"))?;
+    let (gid, state) = rest
+        .split_once(" (")
+        .ok_or_else(|| format!("bad goroutine line {l:?}"))?;
+    let (state, since) = state
+        .rsplit_once(" since ")
+        .ok_or_else(|| format!("no `since` in {l:?}"))?;
+    if !since.ends_with('s') || since[..since.len() - 1].parse::<f64>().is_err() {
+        return Err(format!("bad duration in {l:?}"));
+    }
+    let gid = gid
+        .parse()
+        .map_err(|_| format!("bad goroutine id in {l:?}"))?;
+    let last_seen = parse_frames_until(&mut lines)?;
+    if lines.next() != Some("Created at:") {
+        return Err("no `Created at:`".into());
+    }
+    let created = parse_frames_until(&mut lines)?;
+    let (mut test, mut count) = (None, 1);
+    for l in lines {
+        if let Some(t) = l.strip_prefix("Leaked by test: ") {
+            test = Some(t.to_string());
+        } else if let Some(n) = l
+            .strip_prefix('(')
+            .and_then(|r| r.strip_suffix(" goroutines leaked from this creation site)"))
+        {
+            count = n.parse().map_err(|_| format!("bad count in {l:?}"))?;
+        } else {
+            return Err(format!("unexpected line {l:?}"));
+        }
+    }
+    Ok(LeakReport {
+        gid,
+        state: state.to_string(),
+        last_seen,
+        created,
+        test,
+        count,
+        text: block.join("\n"),
+    })
+}
+
+/// Frames up to the first line that is not indented (`Created at:`, `Leaked by test:`,
+/// the count line).
+fn parse_frames_until<'a>(
+    lines: &mut std::iter::Peekable<impl Iterator<Item = &'a str>>,
+) -> Result<Vec<Frame>, String> {
+    let mut block = Vec::new();
+    while let Some(l) = lines.peek().copied() {
+        if !l.starts_with("  ") {
+            break;
+        }
+        block.push(l);
+        lines.next();
+    }
+    parse_frames(&mut block.into_iter().peekable())
+}
+
+impl LeakReport {
+    /// Asserts the report's last-seen stack starts at `top` and its creation stack at
+    /// `created`.
+    pub fn assert_sites(&self, top: &FrameSpec, created: &FrameSpec) {
+        assert!(
+            self.last_seen.first().is_some_and(|f| top.matches(f)),
+            "expected the goroutine last seen at {top}:\n{}",
+            self.text
+        );
+        assert!(
+            self.created.first().is_some_and(|f| created.matches(f)),
+            "expected the goroutine created at {created}:\n{}",
+            self.text
+        );
     }
 }

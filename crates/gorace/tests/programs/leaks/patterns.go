@@ -19,9 +19,9 @@ func earlyReturn(fixed bool) error {
 	if fixed {
 		ch = make(chan int, 1)
 	}
-	go func() {
+	go func() { // LINE:early-spawn
 		ch <- compute(1) // LINE:early-send
-	}() // LINE:early-spawn
+	}()
 	if err := validate(-1); err != nil {
 		return err // premature return: nobody receives
 	}
@@ -44,10 +44,10 @@ func timeout(fixed bool) {
 	if fixed {
 		ch = make(chan string, 1)
 	}
-	go func() {
+	go func() { // LINE:timeout-spawn
 		time.Sleep(30 * time.Millisecond)
 		ch <- "late" // LINE:timeout-send
-	}() // LINE:timeout-spawn
+	}()
 	select {
 	case v := <-ch:
 		fmt.Println(v)
@@ -65,9 +65,9 @@ func nCast(fixed bool) {
 		ch = make(chan int, n)
 	}
 	for i := 0; i < n; i++ {
-		go func(i int) {
+		go func(i int) { // LINE:ncast-spawn
 			ch <- i // LINE:ncast-send
-		}(i) // LINE:ncast-spawn
+		}(i)
 	}
 	fmt.Println("first:", <-ch)
 	time.Sleep(20 * time.Millisecond)
@@ -78,14 +78,14 @@ func rangeNoClose(fixed bool) {
 	ch := make(chan int)
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() {
+	go func() { // LINE:range-spawn
 		defer wg.Done()
 		sum := 0
 		for v := range ch { // LINE:range-recv
 			sum += v
 		}
 		fmt.Println("sum", sum)
-	}() // LINE:range-spawn
+	}()
 	for i := 0; i < 3; i++ {
 		ch <- i
 	}
@@ -102,7 +102,7 @@ func polling(fixed bool) {
 	done := make(chan struct{})
 	var mu sync.Mutex
 	ticks := 0
-	go func() {
+	go func() { // LINE:poll-spawn
 		defer close(done)
 		for {
 			select {
@@ -115,7 +115,7 @@ func polling(fixed bool) {
 			mu.Unlock()
 			time.Sleep(time.Millisecond)
 		}
-	}() // LINE:poll-spawn
+	}()
 	time.Sleep(20 * time.Millisecond)
 	if fixed {
 		close(stop)
