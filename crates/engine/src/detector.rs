@@ -9,6 +9,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use crate::cell::{Cell, Kind};
 use crate::clock::{ThreadClock, MAX_EPOCH};
+use crate::deadlock::{Finding, LockGraph, LockOp, Mode, PendingTry, READER_COUNT, READER_SEM};
 use crate::goroutine::Goroutine;
 use crate::leak::{LiveSet, Visible, NO_PARENT};
 use crate::options::Options;
@@ -84,6 +85,12 @@ pub struct Detector<P> {
     seen: crate::lock::Mutex<Seen>,
     reports: AtomicU64,
     warned_exhausted: AtomicBool,
+    /// Held locks and the lock-order graph (`detect_deadlocks`).
+    locks: crate::lock::Mutex<LockGraph>,
+    /// What the atomics called from each pc are ([`crate::deadlock::classify`]).
+    lock_ops: crate::lock::Mutex<hashbrown::HashMap<u64, (LockOp, bool)>>,
+    /// Deadlock reports printed.
+    deadlocks: AtomicU64,
 }
 
 impl<P: Platform> Detector<P> {
@@ -99,6 +106,9 @@ impl<P: Platform> Detector<P> {
             seen: crate::lock::Mutex::new(Seen::default()),
             reports: AtomicU64::new(0),
             warned_exhausted: AtomicBool::new(false),
+            locks: crate::lock::Mutex::new(LockGraph::default()),
+            lock_ops: crate::lock::Mutex::new(hashbrown::HashMap::new()),
+            deadlocks: AtomicU64::new(0),
         }
     }
 
@@ -191,6 +201,9 @@ impl<P: Platform> Detector<P> {
     #[allow(clippy::boxed_local)]
     pub fn go_end(&self, g: Box<Goroutine>) {
         self.live.remove(&g.visible);
+        if self.options.detect_deadlocks {
+            self.locks.lock().goroutine_end(g.gid);
+        }
         self.slots.detach(g.slot, g.gid, g.last_used_epoch(), true);
         for &slot in &g.moved_from {
             self.slots.finished(slot, g.gid);
@@ -350,6 +363,12 @@ impl<P: Platform> Detector<P> {
     /// `clock = max(clock, sync[addr])`.
     pub fn acquire(&self, g: &mut Goroutine, addr: usize) {
         bump(Stat::Sync);
+        if let Some(t) = g.pending_try.filter(|t| t.acquire == addr) {
+            // The TryLock succeeded (seen even inside `race.Disable`).
+            g.pending_try = None;
+            let found = self.locks.lock().lock(g.gid, t.lock, t.mode, t.site, true);
+            self.emit_deadlocks(&found);
+        }
         if !Self::sync_enabled(g) || !self.platform.is_app(addr) {
             return;
         }
@@ -499,6 +518,9 @@ impl<P: Platform> Detector<P> {
         if !self.platform.is_app(addr) {
             return;
         }
+        if self.options.detect_deadlocks {
+            self.locks.lock().free(addr, size);
+        }
         let mut a = addr & !7;
         while a < addr + size {
             self.syncs.free(self.platform.meta(a));
@@ -512,6 +534,127 @@ impl<P: Platform> Detector<P> {
     }
 
     #[cold]
+    /// With `detect_deadlocks`, before an atomic operation on `addr`: is it a lock
+    /// operation? `callers` are the return addresses of the Go frames above it,
+    /// innermost first (the first in the function that called the atomic; the frames
+    /// of `sync`, which has no function-entry instrumentation, then of its caller); see
+    /// [`crate::deadlock`].
+    #[inline(never)]
+    pub fn lock_atomic(&self, g: &mut Goroutine, addr: usize, callers: &[u64]) {
+        // sync/atomic's typed methods (`(*Int32).Add`) may be frames of their own.
+        let Some(op) = callers
+            .iter()
+            .map(|&pc| self.pc_info(pc).0)
+            .find(|&op| op != LockOp::Atomic)
+        else {
+            return;
+        };
+        if op == LockOp::None {
+            return;
+        }
+        g.pending_try = None;
+        let rw = addr.wrapping_sub(READER_COUNT);
+        let (lock, mode) = match op {
+            LockOp::RLock | LockOp::TryRLock | LockOp::RUnlock => (rw, Mode::Read),
+            _ => (addr, Mode::Write),
+        };
+        match op {
+            LockOp::Unlock | LockOp::RUnlock => self.locks.lock().unlock(g.gid, lock, mode),
+            LockOp::TryLock | LockOp::TryRLock => {
+                g.pending_try = Some(PendingTry {
+                    acquire: if mode == Mode::Read {
+                        rw + READER_SEM
+                    } else {
+                        addr
+                    },
+                    lock,
+                    mode,
+                    site: self.lock_site(g, callers),
+                });
+            }
+            _ => {
+                let site = self.lock_site(g, callers);
+                let found = self.locks.lock().lock(g.gid, lock, mode, site, false);
+                self.emit_deadlocks(&found);
+            }
+        }
+    }
+
+    /// The stack of a lock operation: `callers` up to the first frame in the program's
+    /// own (instrumented) code, on top of the shadow stack, which continues from there.
+    fn lock_site(&self, g: &mut Goroutine, callers: &[u64]) -> u32 {
+        let own = callers
+            .iter()
+            .position(|&pc| !self.pc_info(pc).1)
+            .unwrap_or(0);
+        for &pc in callers[1..=own].iter().rev() {
+            g.stack.push(pc);
+        }
+        let site = g.stack.site(&self.stacks, callers[0]);
+        for _ in 0..own {
+            g.stack.pop();
+        }
+        site
+    }
+
+    /// What atomics called from `pc` are ([`LockOp::Atomic`]: `pc` is in sync/atomic
+    /// itself), and whether `pc`'s function (the physical one, inlining aside) is in
+    /// `sync`'s packages; symbolised once per pc.
+    fn pc_info(&self, pc: u64) -> (LockOp, bool) {
+        if let Some(&info) = self.lock_ops.lock().get(&pc) {
+            return info;
+        }
+        let mut frames = Vec::new();
+        self.platform.symbolizer().frames(pc, &mut frames);
+        let info = (
+            if frames.iter().all(|f| f.func.starts_with("sync/atomic.")) {
+                LockOp::Atomic
+            } else {
+                crate::deadlock::classify(&frames)
+            },
+            frames
+                .last()
+                .is_some_and(|f| crate::deadlock::is_sync_internal(&f.func)),
+        );
+        self.lock_ops.lock().insert(pc, info);
+        info
+    }
+
+    /// Prints deadlock findings (under the report lock, like races) and counts them.
+    fn emit_deadlocks(&self, found: &[Finding]) {
+        if found.is_empty() {
+            return;
+        }
+        let rw: Vec<usize> = {
+            let graph = self.locks.lock();
+            found
+                .iter()
+                .flat_map(|f| match f {
+                    Finding::Cycle { edges } => edges.iter().map(|e| e.from).collect(),
+                    _ => Vec::new(),
+                })
+                .filter(|&l| graph.is_rw(l))
+                .collect()
+        };
+        let _seen = self.seen.lock();
+        let style = Style {
+            strip_path_prefix: &self.options.strip_path_prefix,
+        };
+        let mut sym = self.platform.symbolizer();
+        let mut frames_of = |node: u32| {
+            let (pcs, truncated) = self.stacks.stack(node);
+            crate::report::symbolize(&pcs, truncated, &mut sym)
+        };
+        for f in found {
+            let text = f.to_text(&mut frames_of, &|l| rw.contains(&l), &style);
+            self.platform.write(&text);
+            self.deadlocks.fetch_add(1, Ordering::Relaxed);
+        }
+        if self.options.halt_on_error {
+            self.platform.exit(self.options.exitcode);
+        }
+    }
+
     #[inline(never)]
     fn report_race(&self, g: &mut Goroutine, addr: usize, cur: Cell, prev: Cell, pc: u64) {
         let granule = (addr & !7) as u64;
@@ -594,8 +737,13 @@ impl<P: Platform> Detector<P> {
             self.platform
                 .write(&alloc::format!("Found {n} data race(s)\n"));
         }
+        let deadlocks = self.deadlocks.load(Ordering::Relaxed);
+        if deadlocks > 0 {
+            self.platform
+                .write(&alloc::format!("Found {deadlocks} potential deadlock(s)\n"));
+        }
         core::mem::forget(seen);
-        if n > 0 || leaks > 0 {
+        if n > 0 || leaks > 0 || deadlocks > 0 {
             self.options.exitcode
         } else {
             0

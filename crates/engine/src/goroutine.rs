@@ -301,6 +301,8 @@ pub struct Goroutine {
     pub visible: Arc<Visible>,
     /// Go's `g`, once a function entry showed it (0 until then).
     gptr: usize,
+    /// A `TryLock`/`TryRLock` in progress (`detect_deadlocks`).
+    pub pending_try: Option<crate::deadlock::PendingTry>,
 }
 
 impl Goroutine {
@@ -319,6 +321,7 @@ impl Goroutine {
             own_stack: (0, 0),
             visible,
             gptr: 0,
+            pending_try: None,
         }
     }
 

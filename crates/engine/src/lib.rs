@@ -42,6 +42,7 @@
 //! | [`stack`] | the stack depot |
 //! | [`report`] | the report data model, de-duplication, Go's text format |
 //! | [`leak`] | goroutine leaks at exit: the live set, classification, leak reports |
+//! | [`deadlock`] | lock operations seen in atomics, the lock-order graph, deadlock reports |
 //! | [`options`] | `GORACE` parsing |
 //! | [`lock`] | the spin lock used everywhere off the fast path |
 //! | [`stats`] | hot-path event counters (feature `stats`) |
@@ -54,6 +55,7 @@ extern crate alloc;
 
 pub mod cell;
 pub mod clock;
+pub mod deadlock;
 pub mod detector;
 pub mod goroutine;
 pub mod leak;

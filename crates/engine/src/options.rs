@@ -40,6 +40,9 @@ pub struct Options {
     /// Functions whose goroutines are not leaks (`pkg.Func`, or a prefix ending in `*`),
     /// matching the top frame, any last-seen frame or any creation frame.
     pub leak_ignore: Vec<String>,
+    /// Report lock-order inversions, recursive read locks and double locks (see
+    /// [`crate::deadlock`]).
+    pub detect_deadlocks: bool,
 }
 
 impl Default for Options {
@@ -58,6 +61,7 @@ impl Default for Options {
             detect_leaks: false,
             leak_grace_ms: 500,
             leak_ignore: Vec::new(),
+            detect_deadlocks: false,
         }
     }
 }
@@ -75,6 +79,7 @@ pub const NAMES: &[&str] = &[
     "detect_leaks",
     "leak_grace_ms",
     "leak_ignore",
+    "detect_deadlocks",
 ];
 
 fn is_sep(c: char) -> bool {
@@ -180,11 +185,13 @@ impl Options {
                 "halt_on_error"
                 | "suppress_equal_stacks"
                 | "suppress_equal_addresses"
-                | "detect_leaks" => match parse_bool(&v) {
+                | "detect_leaks"
+                | "detect_deadlocks" => match parse_bool(&v) {
                     Some(b) => match name {
                         "halt_on_error" => o.halt_on_error = b,
                         "suppress_equal_stacks" => o.suppress_equal_stacks = b,
                         "detect_leaks" => o.detect_leaks = b,
+                        "detect_deadlocks" => o.detect_deadlocks = b,
                         _ => o.suppress_equal_addresses = b,
                     },
                     None => warnings.push(bad("expected 0 or 1")),

@@ -4,7 +4,8 @@
 //! `-race`, using a shadow GOROOT whose race runtime is gorace's (see [`goroot`]).
 //! `gorace env` prints the exports that make a plain `go test -race` do the same.
 //! `gorace test --leaks` and `gorace run --leaks` also report goroutine leaks at exit
-//! (`GORACE=detect_leaks=1`).
+//! (`GORACE=detect_leaks=1`); `--deadlocks` reports lock-order inversions, recursive
+//! read locks and double locks (`GORACE=detect_deadlocks=1`).
 
 mod goroot;
 mod toolchain;
@@ -33,11 +34,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// `go test -race` with gorace (arguments are passed to go test; a leading
-    /// `--leaks` reports goroutines leaked by the tests)
+    /// `go test -race` with gorace (arguments are passed to go test; leading `--leaks`
+    /// reports goroutines leaked by the tests, `--deadlocks` lock-order problems)
     Test(GoArgs),
-    /// `go run -race` with gorace (arguments are passed to go run; a leading `--leaks`
-    /// reports goroutines still alive at exit)
+    /// `go run -race` with gorace (arguments are passed to go run; leading `--leaks`
+    /// reports goroutines still alive at exit, `--deadlocks` lock-order problems)
     Run(GoArgs),
     /// `go build -race` with gorace (arguments are passed to go build)
     Build(GoArgs),
@@ -95,7 +96,10 @@ fn shadow() -> Result<goroot::Shadow> {
 }
 
 /// gorace's own flags, given before the go command's: the `GORACE` options they add.
-const OWN_FLAGS: &[(&str, &str)] = &[("--leaks", "detect_leaks=1")];
+const OWN_FLAGS: &[(&str, &str)] = &[
+    ("--leaks", "detect_leaks=1"),
+    ("--deadlocks", "detect_deadlocks=1"),
+];
 
 /// Splits leading gorace flags off `args`: the `GORACE` options they stand for, and the
 /// rest for go.
@@ -194,9 +198,12 @@ mod tests {
     #[test]
     fn own_flags_come_first_and_the_rest_goes_to_go() {
         let a = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
-        let args = a(&["--leaks", "-v", "./..."]);
+        let args = a(&["--leaks", "--deadlocks", "-v", "./..."]);
         let (o, rest) = own_flags(&args);
-        assert_eq!((o, rest), (vec!["detect_leaks=1"], &args[1..]));
+        assert_eq!(
+            (o, rest),
+            (vec!["detect_leaks=1", "detect_deadlocks=1"], &args[2..])
+        );
         let args = a(&["-v", "--leaks"]);
         let (o, rest) = own_flags(&args);
         assert!(

@@ -409,11 +409,64 @@ unsafe fn atomic<R>(
     let addr = unsafe { *(args as *const usize) };
     // SAFETY: forwarded contract.
     match unsafe { goroutine(thr) } {
-        Some(g) => det().atomic(g, addr, size, op, (callerpc as u64, pc as u64), || {
-            perform(addr)
-        }),
+        Some(g) => {
+            let d = det();
+            if d.options.detect_deadlocks {
+                let mut callers = [0; 4];
+                // SAFETY: args is the argument block on the calling goroutine's stack.
+                let n = unsafe { atomic_callers(args, callerpc, &mut callers) };
+                d.lock_atomic(g, addr, &callers[..n]);
+            }
+            d.atomic(g, addr, size, op, (callerpc as u64, pc as u64), || {
+                perform(addr)
+            })
+        }
         None => perform(addr).0,
     }
+}
+
+/// The return addresses of the Go frames above a `sync/atomic` operation, innermost
+/// first, into `out`; how many (0 if the frames cannot be found).
+///
+/// Go code calls the assembly `sync/atomic.AddInt32` through a compiler-made ABI
+/// wrapper, so `callerpc` is in the wrapper. The wrapper is an ordinary Go frame: it
+/// pushed the frame pointer right above the argument block it passes (`args`), and the
+/// word above that is its return address into the real caller (`sync.(*Mutex).Lock`,
+/// say). The frame's size depends on the operation, so the first pair of words that
+/// looks like a saved frame pointer (pointing up the same stack) and a code address
+/// near `callerpc` is taken; from there the frame-pointer chain gives the callers.
+///
+/// # Safety
+/// `args` is the argument block of an atomic call on a live goroutine stack: the
+/// words above it are that goroutine's frames.
+unsafe fn atomic_callers(args: *mut u8, callerpc: usize, out: &mut [u64]) -> usize {
+    const CODE_NEAR: usize = 1 << 28;
+    const STACK_NEAR: usize = 1 << 20;
+    // SAFETY: forwarded contract: words in the goroutine's frames.
+    let word = |a: usize| unsafe { core::ptr::read_volatile(a as *const usize) };
+    let frame = |bp: usize| {
+        let (saved, ret) = (word(bp), word(bp + 8));
+        (saved > bp
+            && saved - bp < STACK_NEAR
+            && saved % 8 == 0
+            && ret.abs_diff(callerpc) < CODE_NEAR)
+            .then_some((saved, ret))
+    };
+    let base = args as usize;
+    let Some(mut bp) = (2..=6)
+        .map(|k| base + 8 * k)
+        .find(|&bp| frame(bp).is_some())
+    else {
+        return 0;
+    };
+    let mut n = 0;
+    while n < out.len() {
+        let Some((saved, ret)) = frame(bp) else { break };
+        out[n] = ret as u64;
+        n += 1;
+        bp = saved;
+    }
+    n
 }
 
 /// Reads operand `T` at `args + off`.

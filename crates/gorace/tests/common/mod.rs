@@ -993,3 +993,80 @@ impl LeakReport {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Deadlock reports
+// ---------------------------------------------------------------------------------------
+
+/// A `WARNING: POTENTIAL DEADLOCK`, `DOUBLE LOCK` or `RECURSIVE READ LOCK` report: its
+/// title (after `WARNING: `), the `Cycle:` line if any, and each stack with the line
+/// that introduces it.
+#[derive(Clone, Debug)]
+pub struct DeadlockReport {
+    pub title: String,
+    pub cycle: Option<String>,
+    pub stacks: Vec<(String, Vec<Frame>)>,
+    pub text: String,
+}
+
+/// Every deadlock report in `text`. A malformed report fails the test.
+pub fn parse_deadlocks(text: &str) -> Vec<DeadlockReport> {
+    const TITLES: &[&str] = &[
+        "POTENTIAL DEADLOCK (lock order inversion)",
+        "DOUBLE LOCK",
+        "RECURSIVE READ LOCK",
+    ];
+    split_blocks(text)
+        .0
+        .into_iter()
+        .filter_map(|b| {
+            let title = b.first()?.strip_prefix("WARNING: ")?;
+            TITLES.contains(&title).then(|| {
+                parse_deadlock(title, &b).unwrap_or_else(|e| {
+                    panic!(
+                        "malformed deadlock report ({e}):\n{}\n\nwhole output:\n{text}",
+                        b.join("\n")
+                    )
+                })
+            })
+        })
+        .collect()
+}
+
+fn parse_deadlock(title: &str, block: &[&str]) -> Result<DeadlockReport, String> {
+    let mut lines = block[1..].iter().copied().peekable();
+    let mut cycle = None;
+    let mut stacks = Vec::new();
+    while let Some(l) = lines.next() {
+        if l.trim().is_empty() {
+            continue;
+        }
+        if let Some(c) = l.strip_prefix("Cycle: ") {
+            cycle = Some(c.to_string());
+        } else if l.ends_with(':') {
+            let frames = parse_frames(&mut lines)?;
+            if frames.is_empty() {
+                return Err(format!("no stack after {l:?}"));
+            }
+            stacks.push((l.to_string(), frames));
+        } else {
+            return Err(format!("unexpected line {l:?}"));
+        }
+    }
+    Ok(DeadlockReport {
+        title: title.to_string(),
+        cycle,
+        stacks,
+        text: block.join("\n"),
+    })
+}
+
+/// `N` of the last `Found N potential deadlock(s)` line.
+pub fn found_deadlocks(text: &str) -> Option<u32> {
+    text.lines().rev().find_map(|l| {
+        l.strip_prefix("Found ")?
+            .strip_suffix(" potential deadlock(s)")?
+            .parse()
+            .ok()
+    })
+}

@@ -1,0 +1,203 @@
+//! End-to-end tests of deadlock prediction (`GORACE=detect_deadlocks=1`, `gorace run
+//! --deadlocks`): lock-order inversions that never deadlock in the run, a three-lock
+//! cycle, consistent ordering, readers, locks handed between goroutines, TryLock,
+//! recursive read locks and double locks (deadlocks/locks.go).
+//!
+//! These are gorace's own reports (the stock runtime has none); needs `go` on PATH.
+
+mod common;
+
+use common::*;
+
+const LOCKS: &str = "deadlocks/locks.go";
+
+/// `gorace run [flag] deadlocks/locks.go <mode>` with `GORACE="atexit_sleep_ms=0
+/// <options>"`.
+fn run_locks(flag: Option<&str>, mode: &str, options: &str) -> Outcome {
+    ready();
+    let mut c = gorace_cmd();
+    c.env("GORACE", format!("atexit_sleep_ms=0 {options}"))
+        .arg("run")
+        .args(flag)
+        .arg(programs_dir().join(LOCKS))
+        .arg(mode);
+    run_raw(&mut c)
+}
+
+/// Asserts `n` deadlock reports with the `Found` line, exit status 66 and no race.
+fn assert_deadlocks(out: &Outcome, n: usize) -> Vec<DeadlockReport> {
+    let reports = parse_deadlocks(&out.stderr);
+    assert_eq!(reports.len(), n, "expected {n} deadlock report(s):\n{out}");
+    assert_eq!(found_deadlocks(&out.stderr), Some(n as u32), "{out}");
+    assert!(out.reports().is_empty(), "no race here:\n{out}");
+    out.assert_go_run_exit_status(66);
+    reports
+}
+
+/// Asserts a run with nothing on stderr (but the leak hint) and exit 0.
+fn assert_quiet(out: &Outcome) {
+    assert_eq!(out.code, 0, "{out}");
+    assert!(
+        out.stderr
+            .lines()
+            .all(|l| l.trim().is_empty() || is_leak_hint(l)),
+        "expected no report:\n{out}"
+    );
+}
+
+/// Whether some stack of `r` has the frames `specs` consecutively (innermost first).
+fn has_stack(r: &DeadlockReport, specs: &[FrameSpec]) -> bool {
+    r.stacks.iter().any(|(_, frames)| {
+        frames
+            .windows(specs.len())
+            .any(|w| w.iter().zip(specs).all(|(f, s)| s.matches(f)))
+    })
+}
+
+#[test]
+fn two_lock_inversion_is_reported_though_the_run_never_deadlocks() {
+    let src = Source::load(LOCKS);
+    let out = run_locks(None, "inversion", "detect_deadlocks=1");
+    assert_eq!(out.stdout, "11 9\n", "the program ran to its end:\n{out}");
+    let r = &assert_deadlocks(&out, 1)[0];
+    assert_eq!(r.title, "POTENTIAL DEADLOCK (lock order inversion)");
+    let cycle = r.cycle.as_deref().expect("a Cycle: line");
+    let locks: Vec<&str> = cycle.split(" → ").collect();
+    assert_eq!(locks.len(), 3, "{cycle}");
+    assert_eq!(locks[0], locks[2], "a cycle ends where it starts: {cycle}");
+    assert!(locks.iter().all(|l| l.starts_with("mutex 0x")), "{cycle}");
+    // Each edge: where the second lock was requested, and where the first was taken.
+    assert_eq!(r.stacks.len(), 4, "{}", r.text);
+    for (spawn, tag) in [
+        ("main.inversion.func1", "inversion-ab"),
+        ("main.inversion.func2", "inversion-ba"),
+    ] {
+        for lock_line in ["transfer-first", "transfer-second"] {
+            assert!(
+                has_stack(
+                    r,
+                    &[
+                        func("sync.(*Mutex).Lock"),
+                        src.at("main.transfer", lock_line),
+                        src.at(spawn, tag)
+                    ]
+                ),
+                "no stack through {spawn} at {lock_line}:\n{}",
+                r.text
+            );
+        }
+    }
+    let gids: Vec<&str> = r
+        .stacks
+        .iter()
+        .filter_map(|(h, _)| h.split(" by goroutine ").nth(1))
+        .collect();
+    assert_eq!(gids.len(), 2, "{}", r.text);
+    assert_ne!(gids[0], gids[1], "two goroutines:\n{}", r.text);
+}
+
+#[test]
+fn three_lock_cycle_across_three_goroutines() {
+    let out = run_locks(None, "cycle3", "detect_deadlocks=1");
+    let r = &assert_deadlocks(&out, 1)[0];
+    let cycle = r.cycle.as_deref().expect("a Cycle: line");
+    assert_eq!(cycle.split(" → ").count(), 4, "three locks around: {cycle}");
+    assert_eq!(r.stacks.len(), 6, "{}", r.text);
+    let mut gids: Vec<&str> = r
+        .stacks
+        .iter()
+        .filter_map(|(h, _)| h.split(" by goroutine ").nth(1))
+        .collect();
+    gids.sort_unstable();
+    gids.dedup();
+    assert_eq!(gids.len(), 3, "{}", r.text);
+}
+
+#[test]
+fn consistent_order_readers_and_handed_over_locks_report_nothing() {
+    for mode in ["consistent", "readers", "handoff"] {
+        assert_quiet(&run_locks(None, mode, "detect_deadlocks=1"));
+    }
+}
+
+#[test]
+fn recursive_read_lock_is_reported() {
+    let src = Source::load(LOCKS);
+    let out = run_locks(None, "recursive", "detect_deadlocks=1");
+    assert_eq!(out.stdout, "3\n", "{out}");
+    let r = &assert_deadlocks(&out, 1)[0];
+    assert_eq!(r.title, "RECURSIVE READ LOCK");
+    assert!(
+        r.text.contains("by main goroutine, which already holds it"),
+        "{}",
+        r.text
+    );
+    let (again, held) = (&r.stacks[0].1, &r.stacks[1].1);
+    let at = |frames: &[Frame], spec: &FrameSpec| frames.iter().any(|f| spec.matches(f));
+    assert!(
+        at(again, &src.at("main.(*cache).get", "get-rlock")),
+        "{}",
+        r.text
+    );
+    assert!(
+        at(again, &src.at("main.(*cache).sum", "sum-get")),
+        "{}",
+        r.text
+    );
+    assert!(
+        at(held, &src.at("main.(*cache).sum", "sum-rlock")),
+        "{}",
+        r.text
+    );
+    assert_eq!(held[0].func, "sync.(*RWMutex).RLock", "{}", r.text);
+}
+
+#[test]
+fn double_lock_is_reported_before_the_goroutine_hangs() {
+    let src = Source::load(LOCKS);
+    let out = run_locks(None, "double", "detect_deadlocks=1");
+    let r = &assert_deadlocks(&out, 1)[0];
+    assert_eq!(r.title, "DOUBLE LOCK");
+    assert!(r.stacks[0].0.starts_with("Mutex 0x"), "{}", r.text);
+    assert!(
+        r.stacks[0]
+            .1
+            .iter()
+            .any(|f| src.at("main.double.func1", "double-second").matches(f)),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.stacks[1]
+            .1
+            .iter()
+            .any(|f| src.at("main.double.func1", "double-first").matches(f)),
+        "{}",
+        r.text
+    );
+}
+
+#[test]
+fn a_successful_trylock_orders_later_locks_after_it() {
+    let src = Source::load(LOCKS);
+    let out = run_locks(None, "trylock", "detect_deadlocks=1");
+    let r = &assert_deadlocks(&out, 1)[0];
+    assert!(
+        has_stack(
+            r,
+            &[
+                func("sync.(*Mutex).TryLock"),
+                src.at("main.trylock", "trylock")
+            ]
+        ),
+        "the TryLock's stack:\n{}",
+        r.text
+    );
+}
+
+#[test]
+fn gorace_run_deadlocks_flag_and_the_default_off() {
+    let out = run_locks(Some("--deadlocks"), "inversion", "");
+    assert_deadlocks(&out, 1);
+    assert_quiet(&run_locks(None, "inversion", ""));
+}
