@@ -3,8 +3,9 @@
 //! - `test`: everything CI runs: the workspace tests (engine unit and property tests,
 //!   the command's unit tests, the end-to-end and stress Go programs), Go's own race
 //!   suite (`runtime/race`) under gorace, a handful of standard packages under
-//!   gorace and stock `-race` (same outcome required), and Go's goroutine leak suite
-//!   (at least 80 of its non-flaky cases found).
+//!   gorace and stock `-race` (same outcome required), Go's goroutine leak suite
+//!   (at least 75 of its 85 cases found) and the GoKer kernels under deadlock
+//!   prediction (at least 20 of the 24 resource deadlocks reported).
 //! - `conformance race [--go GOROOT] [--goamd64 v3]`: `gorace test -count=1 -v
 //!   runtime/race`, summarised.
 //! - `conformance matrix`: the race suite under Go 1.23, 1.25, 1.27 and 1.27 with
@@ -12,9 +13,12 @@
 //! - `conformance std`: standard packages' tests, stock `go test -race` against gorace.
 //! - `leaks`: Go 1.27's goroutine leak suite (85 cases) under gorace with
 //!   `detect_leaks=1`, beside Go's own leak profile on the same runs.
+//! - `deadlocks`: the 63 GoKer kernels under gorace with `detect_deadlocks=1`, counted
+//!   by bug class.
 
 mod bench;
 mod conformance;
+mod deadlock_bench;
 mod leak_bench;
 mod std_sweep;
 
@@ -44,6 +48,8 @@ enum Task {
     Bench(bench::Opts),
     /// Go's goroutine leak suite under gorace, against Go's leak profile
     Leaks(leak_bench::Opts),
+    /// The GoKer kernels under gorace's deadlock prediction
+    Deadlocks(deadlock_bench::Opts),
 }
 
 /// The workspace root.
@@ -94,7 +100,9 @@ fn test() -> Result<()> {
     println!("== standard packages under gorace and stock -race (CI subset)");
     std_sweep::run(std_sweep::Opts::ci())?;
     println!("== Go's goroutine leak suite under gorace (detect_leaks=1)");
-    leak_bench::run(leak_bench::Opts::ci())
+    leak_bench::run(leak_bench::Opts::ci())?;
+    println!("== GoKer kernels under gorace (detect_deadlocks=1)");
+    deadlock_bench::run(deadlock_bench::Opts::ci())
 }
 
 fn main() -> ExitCode {
@@ -104,6 +112,7 @@ fn main() -> ExitCode {
         Task::Conformance { suite } => conformance::run(suite),
         Task::Bench(opts) => bench::bench(opts),
         Task::Leaks(opts) => leak_bench::run(opts),
+        Task::Deadlocks(opts) => deadlock_bench::run(opts),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

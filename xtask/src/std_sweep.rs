@@ -98,6 +98,9 @@ pub struct Opts {
     /// Run the packages' full tests (no `-short`: includes tests that need the internet)
     #[arg(long)]
     full: bool,
+    /// GORACE for the gorace side (e.g. `detect_deadlocks=1`); stock runs without
+    #[arg(long)]
+    gorace_options: Option<String>,
 }
 
 /// The handful of packages CI runs (`cargo xtask test`): fast, and between them
@@ -122,6 +125,7 @@ impl Opts {
             out: Some(crate::root().join("target/conformance-std-ci")),
             no_warm: false,
             full: false,
+            gorace_options: None,
         }
     }
 }
@@ -315,6 +319,7 @@ fn test_pkg(
     pkg: &str,
     timeout: u64,
     full: bool,
+    gorace_options: Option<&str>,
 ) -> Result<PkgResult> {
     let mut args = vec!["-count=1".to_string(), format!("-timeout={timeout}s")];
     if !full {
@@ -329,6 +334,9 @@ fn test_pkg(
         limit,
     )?;
     let mut ours = test_cmd(Some(gorace), env, dir, &args);
+    if let Some(o) = gorace_options {
+        ours.env("GORACE", o);
+    }
     let ours = run_logged(
         &mut ours,
         &dir.join(format!("{}.gorace.log", log_name(pkg))),
@@ -445,7 +453,15 @@ pub fn run(opts: Opts) -> Result<()> {
                     i
                 };
                 let Some(pkg) = pkgs.get(i) else { break };
-                match test_pkg(&gorace, &env, &dir, pkg, opts.timeout, opts.full) {
+                match test_pkg(
+                    &gorace,
+                    &env,
+                    &dir,
+                    pkg,
+                    opts.timeout,
+                    opts.full,
+                    opts.gorace_options.as_deref(),
+                ) {
                     Ok(r) => {
                         println!("{}", line(&r));
                         let mut all = results.lock().unwrap();
@@ -489,6 +505,28 @@ pub fn run(opts: Opts) -> Result<()> {
         json_path.display(),
         dir.display()
     );
+    // Reports of gorace's own kinds (leaks, deadlocks), by title.
+    let mut own: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
+    for r in &results {
+        for l in r.gorace.output.lines() {
+            if let Some(t) = l.strip_prefix("WARNING: ").filter(|t| *t != "DATA RACE") {
+                own.entry(t.to_string()).or_default().push(&r.pkg);
+            }
+        }
+    }
+    for (title, pkgs) in &own {
+        println!(
+            "gorace reported {title}: {} time(s), in {}",
+            pkgs.len(),
+            pkgs.join(" ")
+        );
+    }
+    if let Some(o) = &opts.gorace_options {
+        println!(
+            "gorace side ran with GORACE={o:?}: {} report(s) of other kinds",
+            own.values().map(Vec::len).sum::<usize>()
+        );
+    }
     println!("{passed} passed, {failed} failed");
     if failed > 0 {
         bail!("{failed} packages behave differently under gorace");

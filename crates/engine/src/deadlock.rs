@@ -111,6 +111,15 @@ struct Held {
     site: u32,
 }
 
+/// A lock a finished goroutine still holds, and the first request for it since.
+#[derive(Clone, Copy, Debug)]
+struct Orphan {
+    holder: u32,
+    held: Held,
+    /// Goroutine and site.
+    waiter: Option<(u32, u32)>,
+}
+
 /// The first time `to` was requested while `from` was held.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Edge {
@@ -144,12 +153,27 @@ pub enum Finding {
     },
     /// Edges around a cycle, the new one first.
     Cycle { edges: Vec<Edge> },
+    /// At exit, a lock a finished goroutine still holds (a missing unlock) and a
+    /// goroutine that requested it since: nobody ever unlocked it for that one.
+    HeldByFinished {
+        lock: usize,
+        gid: u32,
+        site: u32,
+        holder: u32,
+        held_site: u32,
+        rw: bool,
+    },
 }
 
 /// Held locks per goroutine and the lock-order graph.
 #[derive(Default)]
 pub struct LockGraph {
     held: HashMap<u32, Vec<Held>>,
+    /// Locks still held by goroutines that finished.
+    orphans: BTreeMap<usize, Vec<Orphan>>,
+    /// Waits on orphans begun since [`LockGraph::take_new_waits`]: reports to prepare
+    /// now, print at exit if the wait never ended.
+    new_waits: Vec<Finding>,
     edges: HashMap<(usize, usize), Edge>,
     /// Successors and predecessors of each lock with edges (ordered: freeing a range
     /// finds its locks by range).
@@ -178,6 +202,26 @@ impl LockGraph {
             self.rw.insert(lock);
         }
         let mut found = Vec::new();
+        if !try_ {
+            // Waiting on a finished goroutine's lock: a report at exit if nobody ever
+            // unlocks it (a handover to a live goroutine would).
+            let blocks = |o: &Orphan| mode == Mode::Write || o.held.mode == Mode::Write;
+            if let Some(o) = self
+                .orphans
+                .get_mut(&lock)
+                .and_then(|v| v.iter_mut().find(|o| blocks(o) && o.waiter.is_none()))
+            {
+                o.waiter = Some((gid, site));
+                self.new_waits.push(Finding::HeldByFinished {
+                    lock,
+                    gid,
+                    site,
+                    holder: o.holder,
+                    held_site: o.held.site,
+                    rw: self.rw.contains(&lock),
+                });
+            }
+        }
         let held = self.held.remove(&gid).unwrap_or_default();
         if !try_ {
             for h in &held {
@@ -225,30 +269,45 @@ impl LockGraph {
             self.rw.insert(lock);
         }
         let matches = |h: &Held| h.lock == lock && h.mode == mode;
-        let holder = if self.held.get(&gid).is_some_and(|v| v.iter().any(matches)) {
-            Some(gid)
-        } else {
-            self.held
-                .iter()
-                .find(|(_, v)| v.iter().any(matches))
-                .map(|(&g, _)| g)
-        };
-        if let Some(v) = holder.and_then(|g| self.held.get_mut(&g)) {
-            if let Some(i) = v.iter().rposition(matches) {
+        let take = |v: &mut Vec<Held>| v.iter().rposition(matches).map(|i| v.remove(i));
+        // Its own hold first; then a finished goroutine's (handed over: the oldest
+        // hold there is); then any other goroutine's (which may also be one waiting).
+        if self.held.get_mut(&gid).and_then(take).is_some() {
+            return;
+        }
+        if let Some(v) = self.orphans.get_mut(&lock) {
+            if let Some(i) = v.iter().rposition(|o| matches(&o.held)) {
                 v.remove(i);
+                if v.is_empty() {
+                    self.orphans.remove(&lock);
+                }
+                return;
             }
+        }
+        if let Some(v) = self.held.values_mut().find(|v| v.iter().any(matches)) {
+            take(v);
         }
     }
 
-    /// Goroutine `gid` ended: its held set goes (a lock it still holds is not in
-    /// anyone's set, so a later unlock by another goroutine finds nothing to remove).
+    /// Goroutine `gid` ended: the locks it still holds become orphans, until another
+    /// goroutine unlocks them or their memory is freed.
     pub fn goroutine_end(&mut self, gid: u32) {
-        self.held.remove(&gid);
+        for held in self.held.remove(&gid).unwrap_or_default() {
+            self.orphans.entry(held.lock).or_default().push(Orphan {
+                holder: gid,
+                held,
+                waiter: None,
+            });
+        }
     }
 
     /// Memory `[addr, addr+size)` was freed: the locks there and their edges go.
     pub fn free(&mut self, addr: usize, size: usize) {
         let end = addr.saturating_add(size);
+        let orphaned: Vec<usize> = self.orphans.range(addr..end).map(|(&l, _)| l).collect();
+        for l in orphaned {
+            self.orphans.remove(&l);
+        }
         let gone: Vec<usize> = self
             .succ
             .range(addr..end)
@@ -266,6 +325,36 @@ impl LockGraph {
             }
             self.rw.remove(&l);
         }
+    }
+
+    /// The waits on finished goroutines' locks begun since the last call, as the
+    /// reports they would make (see [`LockGraph::stuck_on_finished`]).
+    pub fn take_new_waits(&mut self) -> Vec<Finding> {
+        core::mem::take(&mut self.new_waits)
+    }
+
+    /// At exit: the locks finished goroutines still hold that someone requested since
+    /// (missing unlocks that left a goroutine waiting), not reported before.
+    pub fn stuck_on_finished(&mut self) -> Vec<Finding> {
+        let mut found = Vec::new();
+        for (&lock, v) in &self.orphans {
+            for o in v {
+                let Some((gid, site)) = o.waiter else {
+                    continue;
+                };
+                if self.reported.insert((o.held.site, site)) {
+                    found.push(Finding::HeldByFinished {
+                        lock,
+                        gid,
+                        site,
+                        holder: o.holder,
+                        held_site: o.held.site,
+                        rw: self.rw.contains(&lock),
+                    });
+                }
+            }
+        }
+        found
     }
 
     /// Edges in the graph.
@@ -409,6 +498,29 @@ impl Finding {
                 );
                 stack(&mut out, *site);
                 out.push_str("\nPreviously read-locked at:\n");
+                stack(&mut out, *held_site);
+            }
+            Finding::HeldByFinished {
+                lock,
+                gid,
+                site,
+                holder,
+                held_site,
+                rw,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "WARNING: POTENTIAL DEADLOCK (lock held by a finished goroutine)\n\
+                     {} 0x{lock:012x} requested by {}, never unlocked for it:",
+                    kind(*rw),
+                    who(*gid)
+                );
+                stack(&mut out, *site);
+                let _ = writeln!(
+                    out,
+                    "\nis held by {}, which finished without unlocking it; locked at:",
+                    who(*holder)
+                );
                 stack(&mut out, *held_site);
             }
             Finding::Cycle { edges } => {
@@ -635,10 +747,51 @@ mod tests {
     }
 
     #[test]
+    fn a_lock_a_finished_goroutine_still_holds() {
+        let mut g = LockGraph::default();
+        g.lock(1, A, Mode::Read, 1, false);
+        g.goroutine_end(1); // returned without RUnlock
+        assert!(g.lock(2, A, Mode::Read, 2, false).is_empty());
+        g.unlock(2, A, Mode::Read);
+        assert!(
+            g.lock(3, A, Mode::Write, 3, false).is_empty(),
+            "known only at exit"
+        );
+        // Handed over: a finished goroutine's lock, requested, then another goroutine's
+        // unlock releases it.
+        g.lock(4, B, Mode::Write, 4, false);
+        g.goroutine_end(4);
+        g.lock(6, B, Mode::Write, 5, false);
+        g.unlock(5, B, Mode::Write);
+        // Freed with its memory.
+        g.lock(7, C, Mode::Write, 6, false);
+        g.goroutine_end(7);
+        g.lock(8, C, Mode::Write, 7, false);
+        g.free(C, 8);
+        let found = g.stuck_on_finished();
+        assert!(
+            matches!(
+                found[..],
+                [Finding::HeldByFinished {
+                    lock: A,
+                    gid: 3,
+                    holder: 1,
+                    held_site: 1,
+                    ..
+                }]
+            ),
+            "readers do not wait; B was handed over, C freed: {found:?}"
+        );
+        assert!(g.stuck_on_finished().is_empty(), "reported once");
+    }
+
+    #[test]
     fn cycle_report_names_both_acquisitions_of_each_edge() {
         let mut g = LockGraph::default();
         g.lock(7, A, Mode::Write, 1, false);
         g.lock(7, B, Mode::Write, 2, false);
+        g.unlock(7, B, Mode::Write);
+        g.unlock(7, A, Mode::Write);
         g.goroutine_end(7);
         g.lock(8, B, Mode::Write, 3, false);
         let found = g.lock(8, A, Mode::Write, 4, false);

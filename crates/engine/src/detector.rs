@@ -91,6 +91,28 @@ pub struct Detector<P> {
     lock_ops: crate::lock::Mutex<hashbrown::HashMap<u64, (LockOp, bool)>>,
     /// Deadlock reports printed.
     deadlocks: AtomicU64,
+    /// Creation stacks symbolised, by node, with whether they start system goroutines
+    /// (filled at goroutines' first function entries: see [`Detector::first_entry`]).
+    creations: crate::lock::Mutex<hashbrown::HashMap<u32, Arc<Created>>>,
+    /// Reports of waits on locks a finished goroutine holds, written when the wait
+    /// began (symbolising at exit is not safe), printed at exit if it never ended.
+    stuck_texts: crate::lock::Mutex<Vec<(Finding, String)>>,
+    /// Live goroutines as [`Detector::observe_live`] last saw them, by id.
+    observed: crate::lock::Mutex<hashbrown::HashMap<u32, Arc<Observed>>>,
+}
+
+/// Where a live goroutine was at the last safe point ([`Detector::observe`]).
+pub struct Observed {
+    pub last_seen: Vec<crate::report::Frame>,
+    pub nil_chan: bool,
+    pub entry: Option<crate::report::Frame>,
+}
+
+/// A creation stack, symbolised while it was safe to.
+pub struct Created {
+    pub frames: Vec<crate::report::Frame>,
+    /// The innermost frame is in a system package ([`crate::leak::is_system`]).
+    pub system: bool,
 }
 
 impl<P: Platform> Detector<P> {
@@ -109,6 +131,9 @@ impl<P: Platform> Detector<P> {
             locks: crate::lock::Mutex::new(LockGraph::default()),
             lock_ops: crate::lock::Mutex::new(hashbrown::HashMap::new()),
             deadlocks: AtomicU64::new(0),
+            creations: crate::lock::Mutex::new(hashbrown::HashMap::new()),
+            stuck_texts: crate::lock::Mutex::new(Vec::new()),
+            observed: crate::lock::Mutex::new(hashbrown::HashMap::new()),
         }
     }
 
@@ -235,10 +260,47 @@ impl<P: Platform> Detector<P> {
         g.stack.enter(pc, depth);
     }
 
+    /// A goroutine's first function entry: it runs, on its own thread with its P, so
+    /// its creation stack can be symbolised (at exit it cannot: `racefini` has given up
+    /// the P, and Go's symbolizer may need it for a write barrier). Classifies the
+    /// goroutine as the program's or the system's for the exit check.
+    #[inline(never)]
+    pub fn first_entry(&self, g: &mut Goroutine) {
+        use crate::leak::{CLASS_SYSTEM, CLASS_USER, NO_PARENT};
+        let v = &g.visible;
+        if v.gid == MAIN_GID || v.parent == NO_PARENT {
+            v.class.store(CLASS_SYSTEM, Ordering::Relaxed);
+            return;
+        }
+        let known = self.creations.lock().get(&v.creation).map(|c| c.system);
+        let system = match known {
+            Some(s) => s,
+            None => {
+                let (pcs, truncated) = self.stacks.stack(v.creation);
+                let frames =
+                    crate::report::symbolize(&pcs, truncated, &mut self.platform.symbolizer());
+                let system = crate::leak::is_system(v.parent, &frames);
+                self.creations
+                    .lock()
+                    .insert(v.creation, Arc::new(Created { frames, system }));
+                system
+            }
+        };
+        v.class.store(
+            if system { CLASS_SYSTEM } else { CLASS_USER },
+            Ordering::Relaxed,
+        );
+    }
+
     /// Function exit at `depth` (the depth its entry had).
     #[inline(always)]
     pub fn func_exit(&self, g: &mut Goroutine, depth: u32) {
         g.stack.exit(depth);
+        if self.options.detect_leaks && g.gid == MAIN_GID && g.stack.is_empty() {
+            // main.main (or an init function) returned: the last moment to look at the
+            // other goroutines with Go's symbolizer before the program exits.
+            self.observe_live();
+        }
     }
 
     /// An access of `len` bytes (1..=8, within one granule) at `addr`: the per-access
@@ -530,7 +592,56 @@ impl<P: Platform> Detector<P> {
 
     /// Races reported so far.
     pub fn report_count(&self) -> u64 {
+        if self.options.detect_leaks {
+            // `testing` asks after each test and at the end of the run, right before
+            // os.Exit: a safe point to look at the live goroutines.
+            self.observe_live();
+        }
         self.reports.load(Ordering::Relaxed)
+    }
+
+    /// Symbolises where every live user goroutine is now, for the leak check at exit,
+    /// which cannot (see [`Detector::first_entry`]). Called from safe points: the
+    /// main goroutine's outermost function returning, `testing`'s report counts.
+    #[inline(never)]
+    fn observe_live(&self) {
+        let alive = self.user_goroutines(true);
+        let mut seen = hashbrown::HashMap::new();
+        for (v, _) in &alive {
+            seen.insert(v.gid, Arc::new(self.observe(v)));
+        }
+        *self.observed.lock() = seen;
+    }
+
+    /// Where `v` is: its parked stack, else its last step, symbolised; and its
+    /// function.
+    fn observe(&self, v: &Visible) -> Observed {
+        let last_site = v.last_site.load(Ordering::Relaxed);
+        let gptr = v.gptr.load(Ordering::Relaxed);
+        let (last_seen, nil_chan) = match self.parked_frames(gptr) {
+            Some(p) => p,
+            None if last_site == 0 => (Vec::new(), false),
+            None => {
+                let (pcs, truncated) = self.stacks.stack(last_site);
+                let frames =
+                    crate::report::symbolize(&pcs, truncated, &mut self.platform.symbolizer());
+                (frames, false)
+            }
+        };
+        let entry = self
+            .platform
+            .start_pc(gptr, v.ctx.load(Ordering::Relaxed), v.gopc)
+            .and_then(|pc| {
+                let mut f = Vec::new();
+                // A return address one past the entry: the symbolizer steps back one.
+                sym_entry(&self.platform, pc + 1, &mut f);
+                f.into_iter().last()
+            });
+        Observed {
+            last_seen,
+            nil_chan,
+            entry,
+        }
     }
 
     #[cold]
@@ -574,8 +685,16 @@ impl<P: Platform> Detector<P> {
             }
             _ => {
                 let site = self.lock_site(g, callers);
-                let found = self.locks.lock().lock(g.gid, lock, mode, site, false);
+                let (found, waits) = {
+                    let mut graph = self.locks.lock();
+                    let found = graph.lock(g.gid, lock, mode, site, false);
+                    (found, graph.take_new_waits())
+                };
                 self.emit_deadlocks(&found);
+                for w in waits {
+                    let text = self.deadlock_text(&w);
+                    self.stuck_texts.lock().push((w, text));
+                }
             }
         }
     }
@@ -620,23 +739,18 @@ impl<P: Platform> Detector<P> {
         info
     }
 
-    /// Prints deadlock findings (under the report lock, like races) and counts them.
-    fn emit_deadlocks(&self, found: &[Finding]) {
-        if found.is_empty() {
-            return;
-        }
+    /// A deadlock finding's report (symbolised now).
+    fn deadlock_text(&self, f: &Finding) -> String {
         let rw: Vec<usize> = {
             let graph = self.locks.lock();
-            found
-                .iter()
-                .flat_map(|f| match f {
-                    Finding::Cycle { edges } => edges.iter().map(|e| e.from).collect(),
-                    _ => Vec::new(),
-                })
-                .filter(|&l| graph.is_rw(l))
-                .collect()
+            match f {
+                Finding::Cycle { edges } => edges.iter().map(|e| e.from).collect(),
+                _ => Vec::new(),
+            }
+            .into_iter()
+            .filter(|&l| graph.is_rw(l))
+            .collect()
         };
-        let _seen = self.seen.lock();
         let style = Style {
             strip_path_prefix: &self.options.strip_path_prefix,
         };
@@ -645,11 +759,21 @@ impl<P: Platform> Detector<P> {
             let (pcs, truncated) = self.stacks.stack(node);
             crate::report::symbolize(&pcs, truncated, &mut sym)
         };
+        f.to_text(&mut frames_of, &|l| rw.contains(&l), &style)
+    }
+
+    /// Prints deadlock findings (under the report lock, like races) and counts them.
+    fn emit_deadlocks(&self, found: &[Finding]) {
         for f in found {
-            let text = f.to_text(&mut frames_of, &|l| rw.contains(&l), &style);
-            self.platform.write(&text);
-            self.deadlocks.fetch_add(1, Ordering::Relaxed);
+            let text = self.deadlock_text(f);
+            self.write_deadlock(&text);
         }
+    }
+
+    fn write_deadlock(&self, text: &str) {
+        let _seen = self.seen.lock();
+        self.platform.write(text);
+        self.deadlocks.fetch_add(1, Ordering::Relaxed);
         if self.options.halt_on_error {
             self.platform.exit(self.options.exitcode);
         }
@@ -731,8 +855,18 @@ impl<P: Platform> Detector<P> {
             self.platform.write(&stats);
         }
         let leaks = self.check_leaks();
+        if self.options.detect_deadlocks {
+            // Prepared when each wait began: nothing is symbolised here.
+            let stuck = self.locks.lock().stuck_on_finished();
+            let texts = core::mem::take(&mut *self.stuck_texts.lock());
+            for (f, text) in texts {
+                if stuck.contains(&f) {
+                    self.write_deadlock(&text);
+                }
+            }
+        }
         let seen = self.seen.lock();
-        let n = self.report_count();
+        let n = self.reports.load(Ordering::Relaxed);
         if n > 0 {
             self.platform
                 .write(&alloc::format!("Found {n} data race(s)\n"));
@@ -750,25 +884,47 @@ impl<P: Platform> Detector<P> {
         }
     }
 
-    /// The user goroutines alive now, with their creation stacks symbolised (the main
-    /// goroutine, which is exiting, and system goroutines left out).
-    fn user_goroutines(&self) -> Vec<(Arc<Visible>, Vec<crate::report::Frame>)> {
-        let mut sym = self.platform.symbolizer();
-        let mut stacks: hashbrown::HashMap<u32, Vec<crate::report::Frame>> =
-            hashbrown::HashMap::new();
+    /// The user goroutines alive now, with their creation stacks (symbolised at their
+    /// first function entry). A goroutine that never entered an instrumented function
+    /// is classified here if `symbolize` (only at safe points), else left out.
+    fn user_goroutines(&self, symbolize: bool) -> Vec<(Arc<Visible>, Vec<crate::report::Frame>)> {
+        use crate::leak::{CLASS_UNKNOWN, CLASS_USER};
         let mut out = Vec::new();
         for v in self.live.snapshot() {
-            if v.gid == MAIN_GID {
-                continue;
-            }
-            let created = stacks.entry(v.creation).or_insert_with(|| {
-                let (pcs, truncated) = self.stacks.stack(v.creation);
-                crate::report::symbolize(&pcs, truncated, &mut sym)
-            });
-            if !crate::leak::is_system(v.parent, created) {
-                let created = created.clone();
-                out.push((v, created));
-            }
+            let class = v.class.load(Ordering::Relaxed);
+            let cached = self.creations.lock().get(&v.creation).cloned();
+            let created = match (class, cached) {
+                (CLASS_USER, Some(c)) => c.frames.clone(),
+                (CLASS_UNKNOWN, cached) if symbolize && v.gid != MAIN_GID => {
+                    let c = cached.unwrap_or_else(|| {
+                        let (pcs, truncated) = self.stacks.stack(v.creation);
+                        let frames = crate::report::symbolize(
+                            &pcs,
+                            truncated,
+                            &mut self.platform.symbolizer(),
+                        );
+                        let system = crate::leak::is_system(v.parent, &frames);
+                        let c = Arc::new(Created { frames, system });
+                        self.creations.lock().insert(v.creation, c.clone());
+                        c
+                    });
+                    let system = c.system || v.parent == crate::leak::NO_PARENT;
+                    v.class.store(
+                        if system {
+                            crate::leak::CLASS_SYSTEM
+                        } else {
+                            CLASS_USER
+                        },
+                        Ordering::Relaxed,
+                    );
+                    if system {
+                        continue;
+                    }
+                    c.frames.clone()
+                }
+                _ => continue,
+            };
+            out.push((v, created));
         }
         out
     }
@@ -799,7 +955,7 @@ impl<P: Platform> Detector<P> {
     fn check_leaks(&self) -> u64 {
         use crate::leak::{group, ignored, test_function, wait_reason, Leak};
         let o = &self.options;
-        let alive = self.user_goroutines();
+        let alive = self.user_goroutines(false);
         if !o.detect_leaks {
             // A goroutine that is past its last step but not yet gone is not worth a
             // line: a short wait, over at once when they have all ended.
@@ -817,21 +973,15 @@ impl<P: Platform> Detector<P> {
         if alive.is_empty() {
             return 0;
         }
+        // Nothing is symbolised here: racefini has given up the P, and Go's symbolizer
+        // may need one. Where each goroutine is comes from the last safe point.
         let now = self.platform.ticks();
-        let mut sym = self.platform.symbolizer();
-        let mut frames_of = |node: u32| {
-            let (pcs, truncated) = self.stacks.stack(node);
-            crate::report::symbolize(&pcs, truncated, &mut sym)
-        };
+        let observed = core::mem::take(&mut *self.observed.lock());
         let mut leaks = Vec::new();
         for (v, created_at) in alive {
-            let last_site = v.last_site.load(Ordering::Relaxed);
-            // A parked goroutine's real stack says exactly where it waits; else its last
-            // instrumented step.
-            let (last_seen, nil_chan) = match self.parked_frames(v.gptr.load(Ordering::Relaxed)) {
-                Some(p) => p,
-                None if last_site == 0 => (Vec::new(), false),
-                None => (frames_of(last_site), false),
+            let (last_seen, nil_chan, entry) = match observed.get(&v.gid) {
+                Some(ob) => (ob.last_seen.clone(), ob.nil_chan, ob.entry.clone()),
+                None => (Vec::new(), false, None),
             };
             // The goroutine that called os.Exit is exiting, not leaking.
             if last_seen.iter().any(|f| f.func == "os.Exit")
@@ -840,24 +990,13 @@ impl<P: Platform> Detector<P> {
                 continue;
             }
             let last_tick = v.last_tick.load(Ordering::Relaxed);
-            let entry = self
-                .platform
-                .start_pc(
-                    v.gptr.load(Ordering::Relaxed),
-                    v.ctx.load(Ordering::Relaxed),
-                    v.gopc,
-                )
-                .and_then(|pc| {
-                    let mut f = Vec::new();
-                    // A return address one past the entry: the symbolizer steps back one.
-                    sym_entry(&self.platform, pc + 1, &mut f);
-                    f.into_iter().last()
-                });
-            let test = v
-                .chain
-                .iter()
-                .take_while(|&&node| node != 0)
-                .find_map(|&node| test_function(&frames_of(node)));
+            let test = {
+                let creations = self.creations.lock();
+                v.chain
+                    .iter()
+                    .take_while(|&&node| node != 0)
+                    .find_map(|&node| test_function(&creations.get(&node)?.frames))
+            };
             // Where it blocked shows in the runtime frames on top (runtime.chansend);
             // the report starts at the program's own code.
             let reason = wait_reason(&last_seen, nil_chan);

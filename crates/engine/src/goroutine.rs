@@ -153,6 +153,11 @@ impl ShadowStack {
     }
 
     /// Return addresses, outermost first.
+    /// No function entered (the goroutine's outermost instrumented function returned).
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
     pub fn pcs(&self) -> impl DoubleEndedIterator<Item = u64> + '_ {
         self.frames.iter().map(|f| f.pc)
     }
@@ -326,15 +331,17 @@ impl Goroutine {
     }
 
     /// Records Go's `g` for this goroutine (from a function entry); only the first one
-    /// is published (a goroutine's `g` never changes).
+    /// is published (a goroutine's `g` never changes). Whether this was the first.
     #[inline(always)]
-    pub fn set_gptr(&mut self, gptr: usize) {
-        if self.gptr == 0 {
-            self.gptr = gptr;
-            self.visible
-                .gptr
-                .store(gptr, core::sync::atomic::Ordering::Relaxed);
+    pub fn set_gptr(&mut self, gptr: usize) -> bool {
+        if self.gptr != 0 {
+            return false;
         }
+        self.gptr = gptr;
+        self.visible
+            .gptr
+            .store(gptr, core::sync::atomic::Ordering::Relaxed);
+        true
     }
 
     /// The node of the current stack for a step without a pc of its own (an acquire,

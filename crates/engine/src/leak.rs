@@ -64,8 +64,16 @@ pub struct Visible {
     /// (0 past the known ones). The first that runs under a test runner names the test
     /// the goroutine leaked from; nothing is symbolised until then.
     pub chain: [u32; CHAIN],
+    /// [`CLASS_UNKNOWN`] until the goroutine's first function entry classifies its
+    /// creation stack as [`CLASS_USER`] or [`CLASS_SYSTEM`].
+    pub class: core::sync::atomic::AtomicU8,
     index: AtomicUsize,
 }
+
+/// [`Visible::class`] values.
+pub const CLASS_UNKNOWN: u8 = 0;
+pub const CLASS_USER: u8 = 1;
+pub const CLASS_SYSTEM: u8 = 2;
 
 /// Creators followed up the chain to find a goroutine's test.
 pub const CHAIN: usize = 8;
@@ -95,6 +103,7 @@ impl Visible {
             last_site: AtomicU32::new(0),
             last_tick: AtomicU64::new(tick),
             chain,
+            class: core::sync::atomic::AtomicU8::new(CLASS_UNKNOWN),
             index: AtomicUsize::new(usize::MAX),
         }
     }
@@ -329,7 +338,7 @@ impl LeakGroup {
         );
         match (&l.last_seen[..], &l.entry) {
             ([], Some(entry)) => write_frames(&mut out, core::slice::from_ref(entry), false, style),
-            ([], None) => out.push_str("  [no instrumented step recorded]\n"),
+            ([], None) => out.push_str("  [not seen running before the program's end]\n"),
             (frames, _) => write_frames(&mut out, frames, false, style),
         }
         out.push_str("Created at:\n");

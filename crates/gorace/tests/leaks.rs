@@ -143,9 +143,9 @@ fn goroutines_that_end_during_the_grace_period_are_not_leaks() {
     // They sleep 100 ms past main's return: inside the default 500 ms grace...
     assert_no_leaks(&run_patterns(None, &["grace"], "detect_leaks=1"));
     // ...and leaks when exit does not wait for them.
+    // (Where they are is what main's return saw: maybe not yet started.)
     let out = run_patterns(None, &["grace"], "detect_leaks=1 leak_grace_ms=0");
-    let l = &assert_leaks(&out, 1, 3)[0];
-    assert!(l.state.contains("sleep"), "{}", l.text);
+    assert_leaks(&out, 1, 3);
 }
 
 #[test]

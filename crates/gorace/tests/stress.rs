@@ -407,6 +407,52 @@ fn os_exit_while_reports_are_printed_counts_them_all() {
     }
 }
 
+/// Exit while the garbage collector marks and goroutines still run: the hint line (and
+/// nothing else) each time. gorace once symbolised creation stacks at exit, where Go's
+/// symbolizer can fault in its write barrier (exit_gc.go).
+#[test]
+fn exit_while_the_collector_marks_prints_only_the_hint() {
+    let p = build("exit_gc.go");
+    for run in 0..12 {
+        let out = p.run(&[], "");
+        assert_eq!(
+            out.stdout,
+            "exiting\n",
+            "run {run}:\n{}",
+            tail(&out.to_string(), 60)
+        );
+        assert_eq!(out.code, 0, "run {run}:\n{}", tail(&out.to_string(), 60));
+        let lines: Vec<&str> = out.stderr.lines().filter(|l| !l.is_empty()).collect();
+        assert!(
+            lines.len() == 1 && is_leak_hint(lines[0]),
+            "run {run}: expected the hint line only:\n{}",
+            tail(&out.to_string(), 60)
+        );
+    }
+}
+
+/// The same with leaks reported (`detect_leaks=1`): the reports are symbolised at the
+/// last safe point (main returning), never at exit; each run reports all 13 goroutines
+/// (8 allocating, the collector loop, 4 blocked senders) and exits 66.
+#[test]
+fn leak_reports_while_the_collector_marks() {
+    let p = build("exit_gc.go");
+    for run in 0..12 {
+        let out = p.run(&["leaks"], "detect_leaks=1");
+        let t = || tail(&out.to_string(), 60);
+        assert_eq!(out.code, 66, "run {run}:\n{}", t());
+        let leaks = parse_leaks(&out.stderr);
+        assert_eq!(found_leaks(&out.stderr), Some(13), "run {run}:\n{}", t());
+        assert!(
+            leaks
+                .iter()
+                .any(|l| l.state.starts_with("blocked in chan send")),
+            "run {run}: the senders, with where they wait:\n{}",
+            t()
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Panics, cgo, fork, signals
 // ---------------------------------------------------------------------------------------

@@ -374,7 +374,9 @@ unsafe extern "C" fn func_enter(
     // SAFETY: forwarded contract.
     if let Some(g) = unsafe { goroutine(thr) } {
         g.own_stack = (lo, hi);
-        g.set_gptr(gptr);
+        if g.set_gptr(gptr) {
+            det().first_entry(g);
+        }
         det().func_enter(g, pc as u64, depth(sp, hi));
     }
 }

@@ -971,7 +971,10 @@ fn parse_frames_until<'a>(
         if !l.starts_with("  ") {
             break;
         }
-        block.push(l);
+        // `  [not seen ...]`: no frames known.
+        if !l.starts_with("  [") {
+            block.push(l);
+        }
         lines.next();
     }
     parse_frames(&mut block.into_iter().peekable())

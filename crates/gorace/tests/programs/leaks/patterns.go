@@ -161,4 +161,7 @@ func main() {
 		fmt.Println("unknown mode", n)
 		os.Exit(2)
 	}
+	// Leaks are seen as of main's return: give the leaked goroutines a moment to get
+	// where they block, as a program that leaks them earlier on would.
+	time.Sleep(20 * time.Millisecond)
 }
