@@ -152,6 +152,7 @@ fn finished_goroutines_are_named_finished() {
 fn same_stacks_twice(d: &Detector<TestPlatform>) {
     let (_g0, mut main) = start(d);
     let mut child = d.go_start(Some(&mut main), 0x60);
+    d.first_entry(&mut child);
     for a in [X, Y] {
         d.access(&mut child, a, 8, Kind::Write, 10);
         d.access(&mut main, a, 8, Kind::Write, 20);

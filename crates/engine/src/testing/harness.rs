@@ -468,7 +468,7 @@ impl Sim {
                     return self.expect_silence(op);
                 }
                 let pc = GO_PC + i as u64;
-                let (child, gid) = if runtime {
+                let (mut child, gid) = if runtime {
                     (self.det.go_start(None, pc), self.model.go_start(None, pc))
                 } else {
                     let p = self.actor(parent);
@@ -482,6 +482,8 @@ impl Sim {
                         child.gid
                     ));
                 }
+                // It runs: its first function entry classifies it.
+                self.det.first_entry(&mut child);
                 self.stats.goroutines += 1;
                 self.acquired_globally_at.push(None);
                 self.gs.push(Some(child));
