@@ -652,6 +652,9 @@ impl<P: Platform> Detector<P> {
     /// [`crate::deadlock`].
     #[inline(never)]
     pub fn lock_atomic(&self, g: &mut Goroutine, addr: usize, callers: &[u64]) {
+        if g.runs_on_g0 {
+            return; // nothing that symbolises runs there (see `Goroutine::runs_on_g0`)
+        }
         // sync/atomic's typed methods (`(*Int32).Add`) may be frames of their own.
         let Some(op) = callers
             .iter()

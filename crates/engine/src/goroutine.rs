@@ -306,6 +306,10 @@ pub struct Goroutine {
     pub visible: Arc<Visible>,
     /// Go's `g`, once a function entry showed it (0 until then).
     gptr: usize,
+    /// This context is an M's `g0` (timers run instrumented `time` code on the system
+    /// stack): Go's symbolizer callback must not be called from it (its thunk would
+    /// leave the thread's `g` set to `m.curg`), so nothing that symbolises runs for it.
+    pub runs_on_g0: bool,
     /// A `TryLock`/`TryRLock` in progress (`detect_deadlocks`).
     pub pending_try: Option<crate::deadlock::PendingTry>,
 }
@@ -326,6 +330,7 @@ impl Goroutine {
             own_stack: (0, 0),
             visible,
             gptr: 0,
+            runs_on_g0: false,
             pending_try: None,
         }
     }

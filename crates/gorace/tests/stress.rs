@@ -453,6 +453,36 @@ fn leak_reports_while_the_collector_marks() {
     }
 }
 
+/// Timers run the time package's instrumented code on an M's g0: with every option
+/// that symbolises while the program runs (first function entries, lock operations,
+/// leak observations), the program runs to its end, cleanly (tickers.go).
+#[test]
+fn timers_on_the_system_stack_with_every_option() {
+    let p = build("tickers.go");
+    for options in ["", "detect_leaks=1 detect_deadlocks=1"] {
+        for run in 0..3 {
+            let out = p.run(&[], options);
+            assert_eq!(
+                out.stdout,
+                "ticks 8000\n",
+                "{options:?} run {run}:\n{}",
+                tail(&out.to_string(), 60)
+            );
+            assert_eq!(
+                out.code,
+                0,
+                "{options:?} run {run}:\n{}",
+                tail(&out.to_string(), 60)
+            );
+            assert!(
+                out.stderr.trim().is_empty(),
+                "{options:?} run {run}:\n{}",
+                tail(&out.to_string(), 60)
+            );
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Panics, cgo, fork, signals
 // ---------------------------------------------------------------------------------------

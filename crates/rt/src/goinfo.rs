@@ -143,3 +143,21 @@ pub fn parked_stack(gptr: usize, out: &mut [u64; MAX_PARKED_FRAMES]) -> usize {
     }
     n
 }
+
+/// `g.m`, the word after `g._defer` (Go 1.21 to 1.27).
+const G_M: usize = 6;
+
+/// Whether `gptr` is its M's `g0` (`m.g0` is `m`'s first field).
+///
+/// # Safety
+/// `gptr` is the `g` running the current race call, so it and its `m` are live.
+pub unsafe fn is_g0(gptr: usize) -> bool {
+    if gptr == 0 {
+        return false;
+    }
+    // SAFETY: forwarded contract: g.m of the running g, and that m's first word.
+    unsafe {
+        let m = word(gptr, G_M) as usize;
+        m != 0 && word(m, 0) == gptr as u64
+    }
+}
