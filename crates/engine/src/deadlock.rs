@@ -96,6 +96,45 @@ pub fn is_sync_internal(func: &str) -> bool {
         .any(|p| func.starts_with(p))
 }
 
+/// Whether `func` is in the standard library: the first element of its package path
+/// has no dot and is not `main` (`os/exec.(*Cmd).Start`, `sync_test.TestX`), unlike
+/// a module's (`example.com/m.F`).
+pub fn is_std(func: &str) -> bool {
+    let pkg = crate::leak::package(func);
+    let first = pkg.split('/').next().unwrap_or(pkg);
+    !first.contains('.') && first != "main"
+}
+
+/// Whether an acquisition stack (innermost first) is the standard library's own: its
+/// first frame past the lock's own methods and the runtime is.
+pub fn std_acquisition(frames: &[Frame]) -> bool {
+    frames
+        .iter()
+        .find(|f| !is_sync_internal(&f.func) && crate::leak::package(&f.func) != "runtime")
+        .is_some_and(|f| is_std(&f.func))
+}
+
+impl Finding {
+    /// The stack-depot nodes of every acquisition the finding names.
+    pub fn sites(&self) -> Vec<u32> {
+        match self {
+            Finding::DoubleLock {
+                site, held_site, ..
+            }
+            | Finding::RecursiveRead {
+                site, held_site, ..
+            }
+            | Finding::HeldByFinished {
+                site, held_site, ..
+            } => alloc::vec![*site, *held_site],
+            Finding::Cycle { edges } => edges
+                .iter()
+                .flat_map(|e| [e.from_site, e.to_site])
+                .collect(),
+        }
+    }
+}
+
 /// How a lock is held.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Mode {
@@ -355,6 +394,38 @@ impl LockGraph {
             }
         }
         found
+    }
+
+    /// The locks `gid` holds or waits for, with the stack-depot node of each request.
+    pub fn held_by(&self, gid: u32) -> Vec<(usize, Mode, u32)> {
+        self.held
+            .get(&gid)
+            .into_iter()
+            .flatten()
+            .map(|h| (h.lock, h.mode, h.site))
+            .collect()
+    }
+
+    /// Whether one of the locks `gid` holds or requested is also held or requested by
+    /// someone else (or twice by itself), in modes that exclude each other: whether it
+    /// can be waiting for a lock.
+    pub fn contended(&self, gid: u32) -> bool {
+        let Some(mine) = self.held.get(&gid) else {
+            return false;
+        };
+        mine.iter().enumerate().any(|(i, h)| {
+            let clash =
+                |o: &Held| o.lock == h.lock && (o.mode == Mode::Write || h.mode == Mode::Write);
+            mine.iter().skip(i + 1).any(clash)
+                || self
+                    .held
+                    .iter()
+                    .any(|(&g, v)| g != gid && v.iter().any(clash))
+                || self
+                    .orphans
+                    .get(&h.lock)
+                    .is_some_and(|v| v.iter().any(|o| clash(&o.held)))
+        })
     }
 
     /// Edges in the graph.
@@ -744,6 +815,38 @@ mod tests {
         g.lock(2, C, Mode::Read, 5, false);
         assert!(g.lock(3, C, Mode::Read, 6, false).is_empty());
         assert!(g.lock(4, C, Mode::Write, 7, true).is_empty());
+    }
+
+    #[test]
+    fn standard_library_acquisitions() {
+        assert!(is_std("syscall.acquireForkLock") && is_std("os/exec.(*Cmd).Start"));
+        assert!(is_std("sync_test.TestRLocker.func1"));
+        assert!(!is_std("main.transfer") && !is_std("example.com/m/db.(*Pool).Get"));
+        let stack = |names: &[&str]| names.iter().map(|n| f(n)).collect::<Vec<_>>();
+        assert!(std_acquisition(&stack(&[
+            "sync.(*Mutex).Lock",
+            "syscall.acquireForkLock",
+            "main.main"
+        ])));
+        assert!(!std_acquisition(&stack(&[
+            "sync.(*Mutex).Lock",
+            "main.transfer",
+            "os.Exit"
+        ])));
+    }
+
+    #[test]
+    fn contention_is_two_requests_that_exclude_each_other() {
+        let mut g = LockGraph::default();
+        g.lock(1, A, Mode::Read, 1, false);
+        g.lock(2, A, Mode::Read, 2, false);
+        assert!(!g.contended(1) && !g.contended(2), "readers share");
+        g.lock(3, A, Mode::Write, 3, false);
+        assert!(g.contended(3) && g.contended(1));
+        g.lock(4, B, Mode::Write, 4, false);
+        assert!(!g.contended(4));
+        g.lock(4, B, Mode::Write, 5, false);
+        assert!(g.contended(4), "a double lock waits for itself");
     }
 
     #[test]

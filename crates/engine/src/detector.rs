@@ -99,6 +99,11 @@ pub struct Detector<P> {
     stuck_texts: crate::lock::Mutex<Vec<(Finding, String)>>,
     /// Live goroutines as [`Detector::observe_live`] last saw them, by id.
     observed: crate::lock::Mutex<hashbrown::HashMap<u32, Arc<Observed>>>,
+    /// Stack nodes symbolised for the watchdog's report, as text.
+    /// (Also whether the stack is nothing but atomics' and the runtime's frames.)
+    rendered: crate::lock::Mutex<hashbrown::HashMap<u32, (String, bool)>>,
+    /// The watchdog's view: the newest step seen, and since when it has not changed.
+    watch: crate::lock::Mutex<(u64, u64)>,
 }
 
 /// Where a live goroutine was at the last safe point ([`Detector::observe`]).
@@ -134,6 +139,8 @@ impl<P: Platform> Detector<P> {
             creations: crate::lock::Mutex::new(hashbrown::HashMap::new()),
             stuck_texts: crate::lock::Mutex::new(Vec::new()),
             observed: crate::lock::Mutex::new(hashbrown::HashMap::new()),
+            rendered: crate::lock::Mutex::new(hashbrown::HashMap::new()),
+            watch: crate::lock::Mutex::new((0, 0)),
         }
     }
 
@@ -208,13 +215,16 @@ impl<P: Platform> Detector<P> {
     /// when); nothing unless leaks are detected.
     #[inline]
     fn step(&self, g: &mut Goroutine, pc: Option<u64>) {
-        if !self.options.detect_leaks {
+        if !self.options.detect_leaks && self.options.deadlock_watchdog_s == 0 {
             return;
         }
         let site = match pc {
             Some(pc) => g.stack.site(&self.stacks, pc),
             None => g.step_site(&self.stacks),
         };
+        if self.options.deadlock_watchdog_s > 0 {
+            self.render(g, site);
+        }
         g.visible.last_site.store(site, Ordering::Relaxed);
         g.visible
             .last_tick
@@ -694,12 +704,147 @@ impl<P: Platform> Detector<P> {
                     (found, graph.take_new_waits())
                 };
                 self.emit_deadlocks(&found);
-                for w in waits {
+                for w in waits.into_iter().filter(|w| !self.std_only(w)) {
                     let text = self.deadlock_text(&w);
                     self.stuck_texts.lock().push((w, text));
                 }
             }
         }
+    }
+
+    /// With the watchdog on: symbolises a stack node now, from a goroutine running
+    /// normally, so that the watchdog's own thread (which cannot call Go's symbolizer)
+    /// can print it later. Once per node.
+    fn render(&self, g: &Goroutine, node: u32) {
+        if g.runs_on_g0 || self.rendered.lock().contains_key(&node) {
+            return;
+        }
+        let (pcs, truncated) = self.stacks.stack(node);
+        let mut frames = crate::report::symbolize(&pcs, truncated, &mut self.platform.symbolizer());
+        // The atomics' and the semaphores' frames say how, not where.
+        let how = frames
+            .iter()
+            .take_while(|f| crate::leak::is_plumbing(f))
+            .count();
+        let plumbing = how == frames.len();
+        if !plumbing {
+            frames.drain(..how);
+        }
+        let mut text = String::new();
+        let style = Style {
+            strip_path_prefix: &self.options.strip_path_prefix,
+        };
+        crate::report::write_frames(&mut text, &frames, truncated, &style);
+        self.rendered.lock().insert(node, (text, plumbing));
+    }
+
+    /// The watchdog's check (`deadlock_watchdog_s`), from its own thread: if no goroutine
+    /// of the program (main included) has made a synchronising step for that long,
+    /// every one of them is parked, and one of them waits for a lock another holds,
+    /// prints where each is and the locks it holds, and returns true (the caller exits
+    /// with `exitcode`). Symbolises nothing.
+    pub fn watchdog_check(&self) -> bool {
+        use crate::leak::CLASS_USER;
+        let limit_ms = self.options.deadlock_watchdog_s as u64 * 1000;
+        let now = self.platform.ticks();
+        let mut watched: Vec<Arc<Visible>> = self
+            .live
+            .snapshot()
+            .into_iter()
+            .filter(|v| v.gid == MAIN_GID || v.class.load(Ordering::Relaxed) == CLASS_USER)
+            .collect();
+        watched.sort_by_key(|v| v.gid);
+        let progress = watched
+            .iter()
+            .map(|v| v.last_tick.load(Ordering::Relaxed))
+            .max()
+            .unwrap_or(0);
+        {
+            let mut w = self.watch.lock();
+            if w.0 != progress || w.1 == 0 {
+                *w = (progress, now);
+                return false;
+            }
+            if self.platform.ms_between(w.1, now) < limit_ms {
+                return false;
+            }
+        }
+        let parked = |v: &Visible| {
+            !self
+                .platform
+                .parked_stack(v.gptr.load(Ordering::Relaxed))
+                .is_empty()
+        };
+        if watched.is_empty() || !watched.iter().all(|v| parked(v)) {
+            return false;
+        }
+        let graph = self.locks.lock();
+        // Some goroutine waits for a lock (an idle server waits only on the network).
+        if !watched.iter().any(|v| graph.contended(v.gid)) {
+            return false;
+        }
+        let rendered = self.rendered.lock();
+        let mut out = alloc::format!(
+            "==================\nWARNING: DEADLOCK (no goroutine has made progress for {}s)\n",
+            self.options.deadlock_watchdog_s
+        );
+        let shown = |node: u32| {
+            rendered
+                .get(&node)
+                .map(|r| r.0.clone())
+                .unwrap_or_else(|| String::from("  [not symbolised]\n"))
+        };
+        let plumbing = |node: u32| rendered.get(&node).is_some_and(|r| r.1);
+        for v in &watched {
+            let who = if v.gid == MAIN_GID {
+                String::from("Main goroutine")
+            } else {
+                alloc::format!("Goroutine {}", v.gid)
+            };
+            let since = self
+                .platform
+                .ms_between(v.last_tick.load(Ordering::Relaxed), now);
+            let _ = core::fmt::Write::write_fmt(
+                &mut out,
+                format_args!(
+                    "\n{who} (blocked since {}.{}s) last seen at:\n",
+                    since / 1000,
+                    since % 1000 / 100
+                ),
+            );
+            let held = graph.held_by(v.gid);
+            match v.last_site.load(Ordering::Relaxed) {
+                0 => out.push_str("  [no synchronising step recorded]\n"),
+                // Inside a lock operation's atomics: its request says where.
+                site if plumbing(site) && !held.is_empty() => {
+                    out.push_str(&shown(held[held.len() - 1].2))
+                }
+                site => out.push_str(&shown(site)),
+            }
+            for (lock, mode, site) in held {
+                let kind = if mode == Mode::Read {
+                    "RWMutex"
+                } else {
+                    "mutex"
+                };
+                let how = if mode == Mode::Read {
+                    "read-locked"
+                } else {
+                    "locked"
+                };
+                let _ = core::fmt::Write::write_fmt(
+                    &mut out,
+                    format_args!("Holds (or waits for) {kind} 0x{lock:012x}, {how} at:\n"),
+                );
+                out.push_str(&shown(site));
+            }
+        }
+        out.push_str("==================\n");
+        drop(rendered);
+        drop(graph);
+        let _seen = self.seen.lock();
+        self.platform.write(&out);
+        true
     }
 
     /// The stack of a lock operation: `callers` up to the first frame in the program's
@@ -715,6 +860,9 @@ impl<P: Platform> Detector<P> {
         let site = g.stack.site(&self.stacks, callers[0]);
         for _ in 0..own {
             g.stack.pop();
+        }
+        if self.options.deadlock_watchdog_s > 0 {
+            self.render(g, site);
         }
         site
     }
@@ -765,12 +913,25 @@ impl<P: Platform> Detector<P> {
         f.to_text(&mut frames_of, &|l| rw.contains(&l), &style)
     }
 
-    /// Prints deadlock findings (under the report lock, like races) and counts them.
+    /// Prints deadlock findings (under the report lock, like races) and counts them;
+    /// findings about the standard library's own locks only are not the program's
+    /// (syscall's fork lock gate, `sync`'s own tests) and are left out.
     fn emit_deadlocks(&self, found: &[Finding]) {
         for f in found {
-            let text = self.deadlock_text(f);
-            self.write_deadlock(&text);
+            if !self.std_only(f) {
+                let text = self.deadlock_text(f);
+                self.write_deadlock(&text);
+            }
         }
+    }
+
+    /// Whether every acquisition of `f` is the standard library's.
+    fn std_only(&self, f: &Finding) -> bool {
+        let mut sym = self.platform.symbolizer();
+        f.sites().into_iter().all(|node| {
+            let (pcs, truncated) = self.stacks.stack(node);
+            crate::deadlock::std_acquisition(&crate::report::symbolize(&pcs, truncated, &mut sym))
+        })
     }
 
     fn write_deadlock(&self, text: &str) {

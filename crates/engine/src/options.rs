@@ -43,6 +43,11 @@ pub struct Options {
     /// Report lock-order inversions, recursive read locks and double locks (see
     /// [`crate::deadlock`]).
     pub detect_deadlocks: bool,
+    /// Seconds without progress (no goroutine of the program making a synchronising
+    /// step, all of them parked) after which the program is declared hung: every
+    /// goroutine's last location and held locks are printed, and it exits with
+    /// `exitcode`. 0: off. Implies `detect_deadlocks` (for the held locks).
+    pub deadlock_watchdog_s: u32,
 }
 
 impl Default for Options {
@@ -62,6 +67,7 @@ impl Default for Options {
             leak_grace_ms: 500,
             leak_ignore: Vec::new(),
             detect_deadlocks: false,
+            deadlock_watchdog_s: 0,
         }
     }
 }
@@ -80,6 +86,7 @@ pub const NAMES: &[&str] = &[
     "leak_grace_ms",
     "leak_ignore",
     "detect_deadlocks",
+    "deadlock_watchdog_s",
 ];
 
 fn is_sep(c: char) -> bool {
@@ -163,6 +170,13 @@ impl Options {
                 "history_size" => match v.parse::<u32>() {
                     Ok(n) if n <= 7 => o.history_size = n,
                     _ => warnings.push(bad("expected 0..7")),
+                },
+                "deadlock_watchdog_s" => match v.parse::<u32>() {
+                    Ok(n) => {
+                        o.deadlock_watchdog_s = n;
+                        o.detect_deadlocks |= n > 0;
+                    }
+                    _ => warnings.push(bad("expected seconds")),
                 },
                 "atexit_sleep_ms" | "leak_grace_ms" => match v.parse::<u32>() {
                     Ok(n) if name == "atexit_sleep_ms" => o.atexit_sleep_ms = n,
@@ -251,6 +265,18 @@ mod tests {
         let (o, w) = Options::parse("detect_leaks=sometimes leak_grace_ms=-1 leak_ignore=|");
         assert_eq!(w.len(), 3, "{w:?}");
         assert!(!o.detect_leaks && o.leak_grace_ms == 500 && o.leak_ignore.is_empty());
+    }
+
+    #[test]
+    fn deadlock_options() {
+        let (o, w) = Options::parse("deadlock_watchdog_s=5");
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(o.deadlock_watchdog_s, 5);
+        assert!(o.detect_deadlocks, "the watchdog reports held locks");
+        let (o, w) = Options::parse("detect_deadlocks=1 deadlock_watchdog_s=soon");
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("deadlock_watchdog_s") && w[0].contains("seconds"));
+        assert!(o.detect_deadlocks && o.deadlock_watchdog_s == 0);
     }
 
     #[test]

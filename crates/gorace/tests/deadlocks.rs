@@ -201,3 +201,44 @@ fn gorace_run_deadlocks_flag_and_the_default_off() {
     assert_deadlocks(&out, 1);
     assert_quiet(&run_locks(None, "inversion", ""));
 }
+
+#[test]
+fn hang_watchdog_prints_every_goroutine_and_its_locks_then_exits() {
+    let src = Source::load(LOCKS);
+    let out = run_locks(None, "hang", "deadlock_watchdog_s=1");
+    out.assert_go_run_exit_status(66);
+    // The inversion is reported when the second goroutine requests its second lock...
+    let inversion = parse_deadlocks(&out.stderr);
+    assert_eq!(inversion.len(), 1, "{out}");
+    // ...and the hang after a second without progress.
+    let text = &out.stderr;
+    let hang = text
+        .find("WARNING: DEADLOCK (no goroutine has made progress for 1s)")
+        .map(|i| &text[i..])
+        .unwrap_or_else(|| panic!("no watchdog report:\n{out}"));
+    assert!(hang.contains("\nMain goroutine (blocked since "), "{out}");
+    for (first, second) in [("hang-a", "hang-ab"), ("hang-b", "hang-ba")] {
+        for tag in [first, second] {
+            let at = format!("locks.go:{} ", src.line(tag));
+            assert!(hang.contains(&at), "no held lock at {tag} ({at}):\n{out}");
+        }
+    }
+    assert_eq!(
+        hang.matches("Holds (or waits for) mutex 0x").count(),
+        4,
+        "two locks each, held and requested:\n{out}"
+    );
+    assert!(out.stdout.is_empty(), "{out}");
+}
+
+#[test]
+fn the_watchdog_leaves_a_program_that_ends_alone() {
+    let out = run_locks(None, "inversion", "deadlock_watchdog_s=1");
+    assert_deadlocks(&out, 1);
+    assert!(!out.stderr.contains("WARNING: DEADLOCK ("), "{out}");
+    assert_quiet(&run_locks(None, "consistent", "deadlock_watchdog_s=1"));
+    // Idle for longer than the watchdog's limit, no lock waited for: not a hang.
+    let idle = run_locks(None, "idle", "deadlock_watchdog_s=1");
+    assert_quiet(&idle);
+    assert_eq!(idle.stdout, "idled\n", "{idle}");
+}

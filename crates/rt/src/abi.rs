@@ -21,7 +21,7 @@ static mut DETECTOR: Option<Detector<GoPlatform>> = None;
 
 /// The detector. Only valid after `__tsan_init`, which Go calls before anything else.
 #[inline(always)]
-fn det() -> &'static Detector<GoPlatform> {
+pub(crate) fn det() -> &'static Detector<GoPlatform> {
     // SAFETY: written once by __tsan_init before Go makes any other call and never
     // again; every later access is a shared read.
     unsafe {
@@ -80,6 +80,9 @@ pub unsafe extern "C" fn __tsan_init(
     symbolize::init_goroot_map();
     // SAFETY: the first and only write, before any other entry point can run.
     unsafe { *core::ptr::addr_of_mut!(DETECTOR) = Some(detector) };
+    if det().options.deadlock_watchdog_s > 0 && !crate::watchdog::start() {
+        output::warn("gorace: could not start the deadlock watchdog thread; running without it\n");
+    }
     let main = det().init_goroutine();
     // SAFETY: Go passes pointers to its result variables.
     unsafe {

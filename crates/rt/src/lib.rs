@@ -29,6 +29,7 @@ pub mod output;
 pub mod platform;
 pub mod symbolize;
 pub mod sys;
+pub mod watchdog;
 
 #[cfg(not(test))]
 #[global_allocator]

@@ -35,6 +35,8 @@ const SYS_GETPID: usize = 39;
 const SYS_CLOCK_GETTIME: usize = 228;
 const CLOCK_MONOTONIC: usize = 1;
 const SYS_EXIT_GROUP: usize = 231;
+const SYS_RT_SIGPROCMASK: usize = 14;
+const SIG_SETMASK: usize = 2;
 const SYS_OPENAT: usize = 257;
 
 /// # Safety
@@ -179,4 +181,36 @@ pub fn exit_group(code: i32) -> ! {
     unsafe {
         asm!("syscall", in("rax") SYS_EXIT_GROUP, in("rdi") code as isize, options(noreturn, nostack));
     }
+}
+
+/// Blocks every signal in the calling thread; returns the previous mask.
+pub fn block_all_signals() -> u64 {
+    let all: u64 = !0;
+    let mut old: u64 = 0;
+    // SAFETY: rt_sigprocmask with an 8-byte kernel sigset.
+    unsafe {
+        syscall6(
+            SYS_RT_SIGPROCMASK,
+            [
+                SIG_SETMASK,
+                &all as *const u64 as usize,
+                &mut old as *mut u64 as usize,
+                8,
+                0,
+                0,
+            ],
+        )
+    };
+    old
+}
+
+/// Sets the calling thread's signal mask.
+pub fn set_signal_mask(mask: u64) {
+    // SAFETY: rt_sigprocmask with an 8-byte kernel sigset.
+    unsafe {
+        syscall6(
+            SYS_RT_SIGPROCMASK,
+            [SIG_SETMASK, &mask as *const u64 as usize, 0, 8, 0, 0],
+        )
+    };
 }

@@ -173,8 +173,44 @@ func trylock() {
 	<-done
 }
 
+// hang: two goroutines really deadlock (a→b against b→a, forced), main waits for them.
+func hang() {
+	a, b := &account{}, &account{}
+	aLocked, bLocked := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		a.mu.Lock() // LINE:hang-a
+		close(aLocked)
+		<-bLocked
+		b.mu.Lock() // LINE:hang-ab
+	}()
+	go func() {
+		defer wg.Done()
+		b.mu.Lock() // LINE:hang-b
+		close(bLocked)
+		<-aLocked
+		a.mu.Lock() // LINE:hang-ba
+	}()
+	wg.Wait() // LINE:hang-wait
+}
+
+// idle: nothing moves for 1.5 s, but nobody waits for a lock (a server waiting for
+// requests): not a hang.
+func idle() {
+	never := make(chan int)
+	go func() { <-never }()
+	var mu sync.Mutex
+	mu.Lock()
+	time.Sleep(1500 * time.Millisecond)
+	mu.Unlock()
+	fmt.Println("idled")
+}
+
 func main() {
 	modes := map[string]func(){
+		"hang": hang, "idle": idle,
 		"inversion": inversion, "cycle3": cycle3, "consistent": consistent,
 		"readers": readers, "double": double, "handoff": handoff, "trylock": trylock,
 		"recursive": func() {
