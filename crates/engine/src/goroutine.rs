@@ -335,6 +335,13 @@ impl Goroutine {
         }
     }
 
+    /// Neither its `g` nor its running on a `g0` is known yet (true until its first
+    /// function entry, and for a `g0`'s context ever after: the check is rare there).
+    #[inline(always)]
+    pub fn unseen(&self) -> bool {
+        self.gptr == 0 && !self.runs_on_g0
+    }
+
     /// Records Go's `g` for this goroutine (from a function entry); only the first one
     /// is published (a goroutine's `g` never changes). Whether this was the first.
     #[inline(always)]

@@ -377,11 +377,13 @@ unsafe extern "C" fn func_enter(
     // SAFETY: forwarded contract.
     if let Some(g) = unsafe { goroutine(thr) } {
         g.own_stack = (lo, hi);
-        // SAFETY: gptr is the running g (R14 at the racecall).
-        if unsafe { crate::goinfo::is_g0(gptr) } {
-            g.runs_on_g0 = true;
-        } else if g.set_gptr(gptr) {
-            det().first_entry(g);
+        if g.unseen() {
+            // SAFETY: gptr is the running g (R14 at the racecall).
+            if unsafe { crate::goinfo::is_g0(gptr) } {
+                g.runs_on_g0 = true;
+            } else if g.set_gptr(gptr) {
+                det().first_entry(g);
+            }
         }
         det().func_enter(g, pc as u64, depth(sp, hi));
     }
