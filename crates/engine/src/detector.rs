@@ -88,7 +88,7 @@ pub struct Detector<P> {
     /// Held locks and the lock-order graph (`detect_deadlocks`).
     locks: crate::lock::Mutex<LockGraph>,
     /// What the atomics called from each pc are ([`crate::deadlock::classify`]).
-    lock_ops: crate::lock::Mutex<hashbrown::HashMap<u64, (LockOp, bool)>>,
+    lock_ops: crate::lock::Mutex<hashbrown::HashMap<u64, PcInfo>>,
     /// Deadlock reports printed.
     deadlocks: AtomicU64,
     /// Creation stacks symbolised, by node, with whether they start system goroutines
@@ -104,6 +104,18 @@ pub struct Detector<P> {
     rendered: crate::lock::Mutex<hashbrown::HashMap<u32, (String, bool)>>,
     /// The watchdog's view: the newest step seen, and since when it has not changed.
     watch: crate::lock::Mutex<(u64, u64)>,
+}
+
+/// What a return address above an atomic operation says ([`Detector::pc_info`]).
+#[derive(Clone, Copy, Debug)]
+struct PcInfo {
+    /// The lock operation of atomics called from there ([`LockOp::Atomic`]: the pc is
+    /// in sync/atomic itself).
+    op: LockOp,
+    /// The pc's function (the physical one, inlining aside) is in `sync`'s packages.
+    sync_internal: bool,
+    /// `os.Exit` is among its frames (its `testlog` check locks a mutex).
+    exits: bool,
 }
 
 /// Where a live goroutine was at the last safe point ([`Detector::observe`]).
@@ -655,8 +667,8 @@ impl<P: Platform> Detector<P> {
     }
 
     #[cold]
-    /// With `detect_deadlocks`, before an atomic operation on `addr`: is it a lock
-    /// operation? `callers` are the return addresses of the Go frames above it,
+    /// With `detect_deadlocks` (or `detect_leaks`, for `os.Exit`), before an atomic
+    /// operation on `addr`: is it a lock operation? `callers` are the return addresses of the Go frames above it,
     /// innermost first (the first in the function that called the atomic; the frames
     /// of `sync`, which has no function-entry instrumentation, then of its caller); see
     /// [`crate::deadlock`].
@@ -665,10 +677,18 @@ impl<P: Platform> Detector<P> {
         if g.runs_on_g0 {
             return; // nothing that symbolises runs there (see `Goroutine::runs_on_g0`)
         }
+        if self.options.detect_leaks && callers.iter().any(|&pc| self.pc_info(pc).exits) {
+            // os.Exit(0) locks testlog's mutex on its way to racefini: the last safe
+            // point to look at the live goroutines (main may never return).
+            self.observe_live();
+        }
+        if !self.options.detect_deadlocks {
+            return;
+        }
         // sync/atomic's typed methods (`(*Int32).Add`) may be frames of their own.
         let Some(op) = callers
             .iter()
-            .map(|&pc| self.pc_info(pc).0)
+            .map(|&pc| self.pc_info(pc).op)
             .find(|&op| op != LockOp::Atomic)
         else {
             return;
@@ -852,7 +872,7 @@ impl<P: Platform> Detector<P> {
     fn lock_site(&self, g: &mut Goroutine, callers: &[u64]) -> u32 {
         let own = callers
             .iter()
-            .position(|&pc| !self.pc_info(pc).1)
+            .position(|&pc| !self.pc_info(pc).sync_internal)
             .unwrap_or(0);
         for &pc in callers[1..=own].iter().rev() {
             g.stack.push(pc);
@@ -867,25 +887,24 @@ impl<P: Platform> Detector<P> {
         site
     }
 
-    /// What atomics called from `pc` are ([`LockOp::Atomic`]: `pc` is in sync/atomic
-    /// itself), and whether `pc`'s function (the physical one, inlining aside) is in
-    /// `sync`'s packages; symbolised once per pc.
-    fn pc_info(&self, pc: u64) -> (LockOp, bool) {
+    /// What atomics called from `pc` are, symbolised once per pc.
+    fn pc_info(&self, pc: u64) -> PcInfo {
         if let Some(&info) = self.lock_ops.lock().get(&pc) {
             return info;
         }
         let mut frames = Vec::new();
         self.platform.symbolizer().frames(pc, &mut frames);
-        let info = (
-            if frames.iter().all(|f| f.func.starts_with("sync/atomic.")) {
+        let info = PcInfo {
+            op: if frames.iter().all(|f| f.func.starts_with("sync/atomic.")) {
                 LockOp::Atomic
             } else {
                 crate::deadlock::classify(&frames)
             },
-            frames
+            sync_internal: frames
                 .last()
                 .is_some_and(|f| crate::deadlock::is_sync_internal(&f.func)),
-        );
+            exits: frames.iter().any(|f| f.func == "os.Exit"),
+        };
         self.lock_ops.lock().insert(pc, info);
         info
     }

@@ -421,7 +421,7 @@ unsafe fn atomic<R>(
     match unsafe { goroutine(thr) } {
         Some(g) => {
             let d = det();
-            if d.options.detect_deadlocks {
+            if d.options.detect_deadlocks || d.options.detect_leaks {
                 let mut callers = [0; 4];
                 // SAFETY: args is the argument block on the calling goroutine's stack.
                 let n = unsafe { atomic_callers(args, callerpc, &mut callers) };
