@@ -99,6 +99,8 @@ pub struct Detector<P> {
     stuck_texts: crate::lock::Mutex<Vec<(Finding, String)>>,
     /// Live goroutines as [`Detector::observe_live`] last saw them, by id.
     observed: crate::lock::Mutex<hashbrown::HashMap<u32, Arc<Observed>>>,
+    /// The goroutine that called `os.Exit(0)` (0: none seen).
+    exiting: AtomicU32,
     /// Stack nodes symbolised for the watchdog's report, as text.
     /// (Also whether the stack is nothing but atomics' and the runtime's frames.)
     rendered: crate::lock::Mutex<hashbrown::HashMap<u32, (String, bool)>>,
@@ -151,6 +153,7 @@ impl<P: Platform> Detector<P> {
             creations: crate::lock::Mutex::new(hashbrown::HashMap::new()),
             stuck_texts: crate::lock::Mutex::new(Vec::new()),
             observed: crate::lock::Mutex::new(hashbrown::HashMap::new()),
+            exiting: AtomicU32::new(0),
             rendered: crate::lock::Mutex::new(hashbrown::HashMap::new()),
             watch: crate::lock::Mutex::new((0, 0)),
         }
@@ -679,7 +682,9 @@ impl<P: Platform> Detector<P> {
         }
         if self.options.detect_leaks && callers.iter().any(|&pc| self.pc_info(pc).exits) {
             // os.Exit(0) locks testlog's mutex on its way to racefini: the last safe
-            // point to look at the live goroutines (main may never return).
+            // point to look at the live goroutines (main may never return). The caller
+            // is exiting, not leaking.
+            self.exiting.store(g.gid, Ordering::Relaxed);
             self.observe_live();
         }
         if !self.options.detect_deadlocks {
@@ -1167,7 +1172,8 @@ impl<P: Platform> Detector<P> {
                 None => (Vec::new(), false, None),
             };
             // The goroutine that called os.Exit is exiting, not leaking.
-            if last_seen.iter().any(|f| f.func == "os.Exit")
+            if v.gid == self.exiting.load(Ordering::Relaxed)
+                || last_seen.iter().any(|f| f.func == "os.Exit")
                 || ignored(&o.leak_ignore, &last_seen, &created_at)
             {
                 continue;
