@@ -291,30 +291,36 @@ impl<P: Platform> Detector<P> {
     /// goroutine as the program's or the system's for the exit check.
     #[inline(never)]
     pub fn first_entry(&self, g: &mut Goroutine) {
+        self.classify(&g.visible);
+    }
+
+    /// Classifies `v` as the program's or the system's from its creation stack
+    /// (symbolised once per creation site, then cached); only where symbolising is
+    /// safe. Returns the cached creation stack, `None` for the system's.
+    fn classify(&self, v: &Visible) -> Option<Arc<Created>> {
         use crate::leak::{CLASS_SYSTEM, CLASS_USER, NO_PARENT};
-        let v = &g.visible;
         if v.gid == MAIN_GID || v.parent == NO_PARENT {
             v.class.store(CLASS_SYSTEM, Ordering::Relaxed);
-            return;
+            return None;
         }
-        let known = self.creations.lock().get(&v.creation).map(|c| c.system);
-        let system = match known {
-            Some(s) => s,
-            None => {
-                let (pcs, truncated) = self.stacks.stack(v.creation);
-                let frames =
-                    crate::report::symbolize(&pcs, truncated, &mut self.platform.symbolizer());
-                let system = crate::leak::is_system(v.parent, &frames);
-                self.creations
-                    .lock()
-                    .insert(v.creation, Arc::new(Created { frames, system }));
-                system
-            }
-        };
-        v.class.store(
-            if system { CLASS_SYSTEM } else { CLASS_USER },
-            Ordering::Relaxed,
-        );
+        let cached = self.creations.lock().get(&v.creation).cloned();
+        let c = cached.unwrap_or_else(|| {
+            let frames = self.frames(v.creation);
+            let system = crate::leak::is_system(v.parent, &frames);
+            let c = Arc::new(Created { frames, system });
+            self.creations.lock().insert(v.creation, c.clone());
+            c
+        });
+        let class = if c.system { CLASS_SYSTEM } else { CLASS_USER };
+        v.class.store(class, Ordering::Relaxed);
+        (!c.system).then_some(c)
+    }
+
+    /// A stack-depot node, symbolised (only where that is safe: see
+    /// [`Detector::first_entry`]).
+    fn frames(&self, node: u32) -> Vec<crate::report::Frame> {
+        let (pcs, truncated) = self.stacks.stack(node);
+        crate::report::symbolize(&pcs, truncated, &mut self.platform.symbolizer())
     }
 
     /// Function exit at `depth` (the depth its entry had).
@@ -646,12 +652,7 @@ impl<P: Platform> Detector<P> {
         let (last_seen, nil_chan) = match self.parked_frames(gptr) {
             Some(p) => p,
             None if last_site == 0 => (Vec::new(), false),
-            None => {
-                let (pcs, truncated) = self.stacks.stack(last_site);
-                let frames =
-                    crate::report::symbolize(&pcs, truncated, &mut self.platform.symbolizer());
-                (frames, false)
-            }
+            None => (self.frames(last_site), false),
         };
         let entry = self
             .platform
@@ -744,8 +745,8 @@ impl<P: Platform> Detector<P> {
         if g.runs_on_g0 || self.rendered.lock().contains_key(&node) {
             return;
         }
-        let (pcs, truncated) = self.stacks.stack(node);
-        let mut frames = crate::report::symbolize(&pcs, truncated, &mut self.platform.symbolizer());
+        let truncated = self.stacks.stack(node).1;
+        let mut frames = self.frames(node);
         // The atomics' and the semaphores' frames say how, not where.
         let how = frames
             .iter()
@@ -929,12 +930,7 @@ impl<P: Platform> Detector<P> {
         let style = Style {
             strip_path_prefix: &self.options.strip_path_prefix,
         };
-        let mut sym = self.platform.symbolizer();
-        let mut frames_of = |node: u32| {
-            let (pcs, truncated) = self.stacks.stack(node);
-            crate::report::symbolize(&pcs, truncated, &mut sym)
-        };
-        f.to_text(&mut frames_of, &|l| rw.contains(&l), &style)
+        f.to_text(&mut |node| self.frames(node), &|l| rw.contains(&l), &style)
     }
 
     /// Prints deadlock findings (under the report lock, like races) and counts them;
@@ -951,11 +947,9 @@ impl<P: Platform> Detector<P> {
 
     /// Whether every acquisition of `f` is the standard library's.
     fn std_only(&self, f: &Finding) -> bool {
-        let mut sym = self.platform.symbolizer();
-        f.sites().into_iter().all(|node| {
-            let (pcs, truncated) = self.stacks.stack(node);
-            crate::deadlock::std_acquisition(&crate::report::symbolize(&pcs, truncated, &mut sym))
-        })
+        f.sites()
+            .into_iter()
+            .all(|node| crate::deadlock::std_acquisition(&self.frames(node)))
     }
 
     fn write_deadlock(&self, text: &str) {
@@ -1080,36 +1074,15 @@ impl<P: Platform> Detector<P> {
         let mut out = Vec::new();
         for v in self.live.snapshot() {
             let class = v.class.load(Ordering::Relaxed);
-            let cached = self.creations.lock().get(&v.creation).cloned();
-            let created = match (class, cached) {
-                (CLASS_USER, Some(c)) => c.frames.clone(),
-                (CLASS_UNKNOWN, cached) if symbolize && v.gid != MAIN_GID => {
-                    let c = cached.unwrap_or_else(|| {
-                        let (pcs, truncated) = self.stacks.stack(v.creation);
-                        let frames = crate::report::symbolize(
-                            &pcs,
-                            truncated,
-                            &mut self.platform.symbolizer(),
-                        );
-                        let system = crate::leak::is_system(v.parent, &frames);
-                        let c = Arc::new(Created { frames, system });
-                        self.creations.lock().insert(v.creation, c.clone());
-                        c
-                    });
-                    let system = c.system || v.parent == crate::leak::NO_PARENT;
-                    v.class.store(
-                        if system {
-                            crate::leak::CLASS_SYSTEM
-                        } else {
-                            CLASS_USER
-                        },
-                        Ordering::Relaxed,
-                    );
-                    if system {
-                        continue;
-                    }
-                    c.frames.clone()
-                }
+            let created = match class {
+                CLASS_USER => match self.creations.lock().get(&v.creation) {
+                    Some(c) => c.frames.clone(),
+                    None => continue,
+                },
+                CLASS_UNKNOWN if symbolize => match self.classify(&v) {
+                    Some(c) => c.frames.clone(),
+                    None => continue,
+                },
                 _ => continue,
             };
             out.push((v, created));

@@ -11,17 +11,8 @@ use common::*;
 
 const LOCKS: &str = "deadlocks/locks.go";
 
-/// `gorace run [flag] deadlocks/locks.go <mode>` with `GORACE="atexit_sleep_ms=0
-/// <options>"`.
 fn run_locks(flag: Option<&str>, mode: &str, options: &str) -> Outcome {
-    ready();
-    let mut c = gorace_cmd();
-    c.env("GORACE", format!("atexit_sleep_ms=0 {options}"))
-        .arg("run")
-        .args(flag)
-        .arg(programs_dir().join(LOCKS))
-        .arg(mode);
-    run_raw(&mut c)
+    gorace_run_args(flag, LOCKS, &[mode], options)
 }
 
 /// Asserts `n` deadlock reports with the `Found` line, exit status 66 and no race.

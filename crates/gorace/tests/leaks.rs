@@ -12,17 +12,8 @@ use common::*;
 
 const PATTERNS: &str = "leaks/patterns.go";
 
-/// `gorace run [--leaks] leaks/patterns.go <args>` with `GORACE="atexit_sleep_ms=0
-/// <options>"`.
 fn run_patterns(flag: Option<&str>, args: &[&str], options: &str) -> Outcome {
-    ready();
-    let mut c = gorace_cmd();
-    c.env("GORACE", format!("atexit_sleep_ms=0 {options}"))
-        .arg("run")
-        .args(flag)
-        .arg(programs_dir().join(PATTERNS))
-        .args(args);
-    run_raw(&mut c)
+    gorace_run_args(flag, PATTERNS, args, options)
 }
 
 /// Asserts the user-visible facts of a run that leaked `n` goroutines in `groups`

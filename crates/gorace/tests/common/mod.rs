@@ -222,6 +222,19 @@ fn run_program(program: &str, options: &str, env: &[(&str, &str)]) -> Outcome {
     run_raw(&mut c)
 }
 
+/// `gorace run [flag] <program> <args>` with `GORACE="atexit_sleep_ms=0 <options>"`,
+/// for gorace's own reports (leaks, deadlocks), which the stock runtime has not.
+pub fn gorace_run_args(flag: Option<&str>, program: &str, args: &[&str], options: &str) -> Outcome {
+    ready();
+    let mut c = gorace_cmd();
+    c.env("GORACE", format!("atexit_sleep_ms=0 {options}"))
+        .arg("run")
+        .args(flag)
+        .arg(programs_dir().join(program))
+        .args(args);
+    run_raw(&mut c)
+}
+
 impl Outcome {
     /// The race reports on standard error.
     pub fn reports(&self) -> Vec<Report> {
