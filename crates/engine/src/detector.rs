@@ -70,6 +70,11 @@ pub trait Platform: Sync {
     fn parked_stack(&self, _gptr: usize) -> Vec<u64> {
         Vec::new()
     }
+    /// What the goroutine whose `g` is at `gptr` is doing now (for the watchdog, from
+    /// its own thread: reads memory, calls nothing).
+    fn goroutine_state(&self, _gptr: usize) -> crate::watchdog::GoState {
+        crate::watchdog::GoState::Unknown
+    }
 }
 
 /// The whole detector state. One per process.
@@ -82,18 +87,18 @@ pub struct Detector<P> {
     next_gid: AtomicU32,
     /// Goroutines alive now (for the leak check at exit).
     pub live: LiveSet,
-    seen: crate::lock::Mutex<Seen>,
+    pub(crate) seen: crate::lock::Mutex<Seen>,
     reports: AtomicU64,
     warned_exhausted: AtomicBool,
     /// Held locks and the lock-order graph (`detect_deadlocks`).
-    locks: crate::lock::Mutex<LockGraph>,
+    pub(crate) locks: crate::lock::Mutex<LockGraph>,
     /// What the atomics called from each pc are ([`crate::deadlock::classify`]).
     lock_ops: crate::lock::Mutex<hashbrown::HashMap<u64, PcInfo>>,
     /// Deadlock reports printed.
     deadlocks: AtomicU64,
     /// Creation stacks symbolised, by node, with whether they start system goroutines
     /// (filled at goroutines' first function entries: see [`Detector::first_entry`]).
-    creations: crate::lock::Mutex<hashbrown::HashMap<u32, Arc<Created>>>,
+    pub(crate) creations: crate::lock::Mutex<hashbrown::HashMap<u32, Arc<Created>>>,
     /// Reports of waits on locks a finished goroutine holds, written when the wait
     /// began (symbolising at exit is not safe), printed at exit if it never ended.
     stuck_texts: crate::lock::Mutex<Vec<(Finding, String)>>,
@@ -103,9 +108,9 @@ pub struct Detector<P> {
     exiting: AtomicU32,
     /// Stack nodes symbolised for the watchdog's report, as text.
     /// (Also whether the stack is nothing but atomics' and the runtime's frames.)
-    rendered: crate::lock::Mutex<hashbrown::HashMap<u32, (String, bool)>>,
+    pub(crate) rendered: crate::lock::Mutex<hashbrown::HashMap<u32, (String, bool)>>,
     /// The watchdog's view: the newest step seen, and since when it has not changed.
-    watch: crate::lock::Mutex<(u64, u64)>,
+    pub(crate) watch: crate::lock::Mutex<(u64, u64)>,
 }
 
 /// What a return address above an atomic operation says ([`Detector::pc_info`]).
@@ -206,7 +211,7 @@ impl<P: Platform> Detector<P> {
             }
             None => self.stacks.intern_site(creation, pc),
         };
-        let now = if self.options.detect_leaks {
+        let now = if self.options.detect_leaks || self.options.deadlock_watchdog_s > 0 {
             self.platform.ticks()
         } else {
             0
@@ -318,7 +323,7 @@ impl<P: Platform> Detector<P> {
 
     /// A stack-depot node, symbolised (only where that is safe: see
     /// [`Detector::first_entry`]).
-    fn frames(&self, node: u32) -> Vec<crate::report::Frame> {
+    pub(crate) fn frames(&self, node: u32) -> Vec<crate::report::Frame> {
         let (pcs, truncated) = self.stacks.stack(node);
         crate::report::symbolize(&pcs, truncated, &mut self.platform.symbolizer())
     }
@@ -736,141 +741,6 @@ impl<P: Platform> Detector<P> {
                 }
             }
         }
-    }
-
-    /// With the watchdog on: symbolises a stack node now, from a goroutine running
-    /// normally, so that the watchdog's own thread (which cannot call Go's symbolizer)
-    /// can print it later. Once per node.
-    fn render(&self, g: &Goroutine, node: u32) {
-        if g.runs_on_g0 || self.rendered.lock().contains_key(&node) {
-            return;
-        }
-        let truncated = self.stacks.stack(node).1;
-        let mut frames = self.frames(node);
-        // The atomics' and the semaphores' frames say how, not where.
-        let how = frames
-            .iter()
-            .take_while(|f| crate::leak::is_plumbing(f))
-            .count();
-        let plumbing = how == frames.len();
-        if !plumbing {
-            frames.drain(..how);
-        }
-        let mut text = String::new();
-        let style = Style {
-            strip_path_prefix: &self.options.strip_path_prefix,
-        };
-        crate::report::write_frames(&mut text, &frames, truncated, &style);
-        self.rendered.lock().insert(node, (text, plumbing));
-    }
-
-    /// The watchdog's check (`deadlock_watchdog_s`), from its own thread: if no goroutine
-    /// of the program (main included) has made a synchronising step for that long,
-    /// every one of them is parked, and one of them waits for a lock another holds,
-    /// prints where each is and the locks it holds, and returns true (the caller exits
-    /// with `exitcode`). Symbolises nothing.
-    pub fn watchdog_check(&self) -> bool {
-        use crate::leak::CLASS_USER;
-        let limit_ms = self.options.deadlock_watchdog_s as u64 * 1000;
-        let now = self.platform.ticks();
-        let mut watched: Vec<Arc<Visible>> = self
-            .live
-            .snapshot()
-            .into_iter()
-            .filter(|v| v.gid == MAIN_GID || v.class.load(Ordering::Relaxed) == CLASS_USER)
-            .collect();
-        watched.sort_by_key(|v| v.gid);
-        let progress = watched
-            .iter()
-            .map(|v| v.last_tick.load(Ordering::Relaxed))
-            .max()
-            .unwrap_or(0);
-        {
-            let mut w = self.watch.lock();
-            if w.0 != progress || w.1 == 0 {
-                *w = (progress, now);
-                return false;
-            }
-            if self.platform.ms_between(w.1, now) < limit_ms {
-                return false;
-            }
-        }
-        let parked = |v: &Visible| {
-            !self
-                .platform
-                .parked_stack(v.gptr.load(Ordering::Relaxed))
-                .is_empty()
-        };
-        if watched.is_empty() || !watched.iter().all(|v| parked(v)) {
-            return false;
-        }
-        let graph = self.locks.lock();
-        // Some goroutine waits for a lock (an idle server waits only on the network).
-        if !watched.iter().any(|v| graph.contended(v.gid)) {
-            return false;
-        }
-        let rendered = self.rendered.lock();
-        let mut out = alloc::format!(
-            "==================\nWARNING: DEADLOCK (no goroutine has made progress for {}s)\n",
-            self.options.deadlock_watchdog_s
-        );
-        let shown = |node: u32| {
-            rendered
-                .get(&node)
-                .map(|r| r.0.clone())
-                .unwrap_or_else(|| String::from("  [not symbolised]\n"))
-        };
-        let plumbing = |node: u32| rendered.get(&node).is_some_and(|r| r.1);
-        for v in &watched {
-            let who = if v.gid == MAIN_GID {
-                String::from("Main goroutine")
-            } else {
-                alloc::format!("Goroutine {}", v.gid)
-            };
-            let since = self
-                .platform
-                .ms_between(v.last_tick.load(Ordering::Relaxed), now);
-            let _ = core::fmt::Write::write_fmt(
-                &mut out,
-                format_args!(
-                    "\n{who} (blocked since {}.{}s) last seen at:\n",
-                    since / 1000,
-                    since % 1000 / 100
-                ),
-            );
-            let held = graph.held_by(v.gid);
-            match v.last_site.load(Ordering::Relaxed) {
-                0 => out.push_str("  [no synchronising step recorded]\n"),
-                // Inside a lock operation's atomics: its request says where.
-                site if plumbing(site) && !held.is_empty() => {
-                    out.push_str(&shown(held[held.len() - 1].2))
-                }
-                site => out.push_str(&shown(site)),
-            }
-            for (lock, mode, site) in held {
-                let kind = if mode == Mode::Read {
-                    "RWMutex"
-                } else {
-                    "mutex"
-                };
-                let how = if mode == Mode::Read {
-                    "read-locked"
-                } else {
-                    "locked"
-                };
-                let _ = core::fmt::Write::write_fmt(
-                    &mut out,
-                    format_args!("Holds (or waits for) {kind} 0x{lock:012x}, {how} at:\n"),
-                );
-                out.push_str(&shown(site));
-            }
-        }
-        out.push_str("==================\n");
-        drop(rendered);
-        drop(graph);
-        let _seen = self.seen.lock();
-        self.platform.write(&out);
-        true
     }
 
     /// The stack of a lock operation: `callers` up to the first frame in the program's

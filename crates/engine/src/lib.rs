@@ -43,6 +43,7 @@
 //! | [`report`] | the report data model, de-duplication, Go's text format |
 //! | [`leak`] | goroutine leaks at exit: the live set, classification, leak reports |
 //! | [`deadlock`] | lock operations seen in atomics, the lock-order graph, deadlock reports |
+//! | [`watchdog`] | the hang watchdog's check, from its own thread |
 //! | [`options`] | `GORACE` parsing |
 //! | [`lock`] | the spin lock used everywhere off the fast path |
 //! | [`stats`] | hot-path event counters (feature `stats`) |
@@ -69,5 +70,6 @@ pub mod stats;
 pub mod sync;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod watchdog;
 
 pub use detector::{AtomicOp, Detector, Platform};

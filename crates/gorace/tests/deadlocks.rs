@@ -207,7 +207,11 @@ fn hang_watchdog_prints_every_goroutine_and_its_locks_then_exits() {
         .find("WARNING: DEADLOCK (no goroutine has made progress for 1s)")
         .map(|i| &text[i..])
         .unwrap_or_else(|| panic!("no watchdog report:\n{out}"));
-    assert!(hang.contains("\nMain goroutine (blocked since "), "{out}");
+    // Go's wait reason, for the Go release the program was built with.
+    assert!(
+        hang.contains("\nMain goroutine (blocked in sync.WaitGroup.Wait since "),
+        "{out}"
+    );
     for (first, second) in [("hang-a", "hang-ab"), ("hang-b", "hang-ba")] {
         for tag in [first, second] {
             let at = format!("locks.go:{} ", src.line(tag));
@@ -223,6 +227,50 @@ fn hang_watchdog_prints_every_goroutine_and_its_locks_then_exits() {
 }
 
 #[test]
+fn hang_watchdog_sees_a_channel_only_hang() {
+    let src = Source::load(LOCKS);
+    let out = run_locks(None, "chanhang", "deadlock_watchdog_s=1");
+    out.assert_go_run_exit_status(66);
+    let text = &out.stderr;
+    let hang = text
+        .find("WARNING: DEADLOCK (no goroutine has made progress for 1s)")
+        .map(|i| &text[i..])
+        .unwrap_or_else(|| panic!("no watchdog report:\n{out}"));
+    for what in [
+        "Main goroutine (blocked in chan receive since ",
+        "(blocked in select since ",
+    ] {
+        assert!(hang.contains(what), "no {what:?}:\n{out}");
+    }
+    assert_eq!(
+        hang.matches("(blocked in chan receive since ").count(),
+        2,
+        "main and the worker wait for a value:\n{out}"
+    );
+    assert!(
+        !hang.contains("Holds (or waits for)"),
+        "no lock here:\n{out}"
+    );
+    // Blocked since about the watchdog's limit (not since the machine booted).
+    let since: Vec<f64> = hang
+        .split(" since ")
+        .skip(1)
+        .map(|rest| rest.split('s').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(since.len(), 3, "{out}");
+    assert!(
+        since.iter().all(|&s| (1.0..30.0).contains(&s)),
+        "{since:?}:\n{out}"
+    );
+    // The worker and the collector made no synchronising step: their creation says
+    // which they are.
+    for tag in ["chanhang-worker", "chanhang-collector"] {
+        let at = format!("locks.go:{} ", src.line(tag));
+        assert!(hang.contains(&at), "no {tag} ({at}):\n{out}");
+    }
+}
+
+#[test]
 fn the_watchdog_leaves_a_program_that_ends_alone() {
     let out = run_locks(None, "inversion", "deadlock_watchdog_s=1");
     assert_deadlocks(&out, 1);
@@ -232,4 +280,9 @@ fn the_watchdog_leaves_a_program_that_ends_alone() {
     let idle = run_locks(None, "idle", "deadlock_watchdog_s=1");
     assert_quiet(&idle);
     assert_eq!(idle.stdout, "idled\n", "{idle}");
+    // Waiting for a signal for longer than the limit (everything else parked on a
+    // channel): os/signal's goroutine is in a system call, so not a hang.
+    let signalled = run_locks(None, "signalwait", "deadlock_watchdog_s=1");
+    assert_quiet(&signalled);
+    assert_eq!(signalled.stdout, "signalled\n", "{signalled}");
 }

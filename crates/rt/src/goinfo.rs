@@ -1,4 +1,5 @@
-//! What a goroutine runs, read from Go's `g` (for leak reports).
+//! What a goroutine runs and what it waits for, read from Go's `g` (for leak reports
+//! and the hang watchdog).
 //!
 //! The race ABI never says which function a goroutine runs. Go's `g` has it
 //! (`startpc`), right before `racectx`, with the `go` statement's pc (`gopc`) two
@@ -25,6 +26,8 @@
 //! sched.sp, sched.pc, sched.g         // words 7, 8, 9 (sched.g == the g itself)
 //! sched.ctxt, [ret,] lr, bp           // bp: word 12 from Go 1.25 (gobuf lost ret), else 13
 //! ... atomicstatus                    // 6 words after bp; 4 = _Gwaiting (10: _Gleaked)
+//! ... waitreason                      // low byte, 4 words after atomicstatus; its
+//!                                     // values depend on the release (wait_reason)
 //! ```
 //!
 //! `sched.pc` is the return address into `gopark`, `sched.bp` its frame pointer; each
@@ -32,6 +35,8 @@
 //! that is not a frame pointer into the goroutine's own stack.
 
 use core::sync::atomic::{AtomicUsize, Ordering};
+
+use gorace_engine::watchdog::{GoState, WaitReason};
 
 /// Words of `g` searched for `racectx` (it sits some 300 bytes in).
 const SEARCH_WORDS: usize = 128;
@@ -88,36 +93,71 @@ const G_SCAN: u32 = 0x1000;
 /// Frames read at most from a parked stack.
 pub const MAX_PARKED_FRAMES: usize = 64;
 
+/// `g.stack` and where `sched.bp` is, for a `g` whose layout checks out: `sched.g` is
+/// the `g` itself and `sched.bp` (at one of its two places) points into the stack.
+/// The bp word is `None` for a running goroutine's stale `sched`.
+struct Header {
+    lo: u64,
+    hi: u64,
+    bp_word: Option<usize>,
+}
+
+impl Header {
+    fn read(gptr: usize) -> Option<Header> {
+        if gptr == 0 || !gptr.is_multiple_of(8) {
+            return None;
+        }
+        // SAFETY (all reads of g below): gptr is a live goroutine's g (recorded at its
+        // function entries from Go's g register); every index is < SEARCH_WORDS.
+        let w = |i: usize| unsafe { word(gptr, i) };
+        let (lo, hi) = (w(STACK_LO), w(STACK_HI));
+        if w(SCHED_G) != gptr as u64 || lo == 0 || hi <= lo {
+            return None;
+        }
+        let h = Header {
+            lo,
+            hi,
+            bp_word: None,
+        };
+        let bp_word = SCHED_BP.into_iter().find(|&i| h.in_stack(w(i)));
+        Some(Header { bp_word, ..h })
+    }
+
+    fn in_stack(&self, bp: u64) -> bool {
+        bp >= self.lo && bp + 16 <= self.hi && bp.is_multiple_of(8)
+    }
+}
+
+/// `g.atomicstatus` (`_Gscan` cleared) of a `g` whose layout checked out.
+fn status(gptr: usize, bp_word: usize) -> u32 {
+    // SAFETY: gptr's layout was checked by Header::read; the index is < SEARCH_WORDS.
+    unsafe { word(gptr, bp_word + STATUS_AFTER_BP) as u32 & !G_SCAN }
+}
+
 /// The return addresses of a parked goroutine's stack, innermost first (the first is in
 /// `runtime.gopark`), into `out`; how many. 0 when the goroutine is not parked
 /// (`_Gwaiting`, or `_Gleaked` once Go's leak profile found it) or its `g` does not
 /// look as expected.
 pub fn parked_stack(gptr: usize, out: &mut [u64; MAX_PARKED_FRAMES]) -> usize {
-    if gptr == 0 || !gptr.is_multiple_of(8) {
-        return 0;
-    }
-    // SAFETY (all reads of g below): gptr is a live goroutine's g (recorded at its
-    // function entries from Go's g register); every index is < SEARCH_WORDS.
-    let w = |i: usize| unsafe { word(gptr, i) };
-    let (lo, hi) = (w(STACK_LO), w(STACK_HI));
-    if w(SCHED_G) != gptr as u64 || lo == 0 || hi <= lo {
-        return 0;
-    }
-    let in_stack = |bp: u64| bp >= lo && bp + 16 <= hi && bp.is_multiple_of(8);
-    let Some(bp_word) = SCHED_BP.into_iter().find(|&i| in_stack(w(i))) else {
+    let Some(h) = Header::read(gptr) else {
         return 0;
     };
-    let status = w(bp_word + STATUS_AFTER_BP) as u32 & !G_SCAN;
+    let Some(bp_word) = h.bp_word else {
+        return 0;
+    };
+    let status = status(gptr, bp_word);
     if status != G_WAITING && status != G_LEAKED {
         return 0;
     }
+    // SAFETY: as in Header::read.
+    let w = |i: usize| unsafe { word(gptr, i) };
     let mut bp = w(bp_word);
     let mut n = 0;
     let mut pc = w(SCHED_PC);
     while n < out.len() && pc != 0 {
         out[n] = pc;
         n += 1;
-        if !in_stack(bp) {
+        if !h.in_stack(bp) {
             break;
         }
         // SAFETY: bp points into the goroutine's stack (checked just above), whose
@@ -142,6 +182,99 @@ pub fn parked_stack(gptr: usize, out: &mut [u64; MAX_PARKED_FRAMES]) -> usize {
         bp = next;
     }
     n
+}
+
+/// `_Gsyscall`.
+const G_SYSCALL: u32 = 3;
+/// `g.waitreason` is the low byte of this word after the status word (`stackLock`
+/// shares the status word; then `goid`, `schedlink`, `waitsince`), Go 1.23 to 1.27.
+const WAITREASON_AFTER_STATUS: usize = 4;
+
+/// What the goroutine at `gptr` is doing now, with its wait reason when parked and
+/// the Go release is known (see [`wait_reason`]). Reads memory only.
+pub fn state(gptr: usize) -> GoState {
+    let Some(h) = Header::read(gptr) else {
+        return GoState::Unknown;
+    };
+    // A goroutine that is not parked may have a stale `sched.bp`: then the release
+    // says where it is (gobuf lost `ret` in 1.25).
+    let release_bp = || crate::buildinfo::go_minor().map(|m| SCHED_BP[(m < 25) as usize]);
+    let Some(bp_word) = h.bp_word.or_else(release_bp) else {
+        return GoState::Unknown;
+    };
+    match status(gptr, bp_word) {
+        G_WAITING | G_LEAKED if h.bp_word.is_some() => {
+            // SAFETY: as in Header::read.
+            let code = unsafe { word(gptr, bp_word + STATUS_AFTER_BP + WAITREASON_AFTER_STATUS) };
+            GoState::Waiting(crate::buildinfo::go_minor().and_then(|m| wait_reason(m, code as u8)))
+        }
+        G_SYSCALL => GoState::Syscall,
+        _ => GoState::Active,
+    }
+}
+
+/// Go's `waitReason` values that the watchdog tells apart, by release: the enum was
+/// renumbered in 1.24 (`sync.WaitGroup.Wait` added), 1.25 (`GOMAXPROCS` update) and
+/// 1.26 (the waits that only another goroutine can end grouped together, for the
+/// leak profile). `None` for a release not listed or a value not named here (the
+/// runtime's own waits).
+pub fn wait_reason(minor: u32, code: u8) -> Option<WaitReason> {
+    const fn w(what: &'static str, blocking: bool) -> Option<WaitReason> {
+        Some(WaitReason { what, blocking })
+    }
+    let io = w("IO wait", false);
+    let sleep = w("sleep", false);
+    let recv_nil = w("chan receive (nil chan)", true);
+    let send_nil = w("chan send (nil chan)", true);
+    let select = w("select", true);
+    let no_cases = w("select (no cases)", true);
+    let recv = w("chan receive", true);
+    let send = w("chan send", true);
+    let sema = w("semacquire", true);
+    let cond = w("sync.Cond.Wait", true);
+    let mutex = w("sync.Mutex.Lock", true);
+    let rlock = w("sync.RWMutex.RLock", true);
+    let wlock = w("sync.RWMutex.Lock", true);
+    let wg = w("sync.WaitGroup.Wait", true);
+    match (minor, code) {
+        (23..=27, 2) => io,
+        // 1.23 to 1.25: the waits in declaration order.
+        (23..=25, 3) => recv_nil,
+        (23..=25, 4) => send_nil,
+        (23..=25, 9) => select,
+        (23..=25, 10) => no_cases,
+        (23..=25, 14) => recv,
+        (23..=25, 15) => send,
+        (23..=24, 18) => sema,
+        (23..=24, 19) => sleep,
+        (23..=24, 20) => cond,
+        (23..=24, 21) => mutex,
+        (23..=24, 22) => rlock,
+        (23..=24, 23) => wlock,
+        (24, 24) => wg,
+        (25, 19) => sema,
+        (25, 20) => sleep,
+        (25, 21) => cond,
+        (25, 22) => mutex,
+        (25, 23) => rlock,
+        (25, 24) => wlock,
+        (25, 25) => wg,
+        // 1.26 and 1.27.
+        (26..=27, 13) => sema,
+        (26..=27, 14) => sleep,
+        (26..=27, 15) => recv_nil,
+        (26..=27, 16) => send_nil,
+        (26..=27, 17) => no_cases,
+        (26..=27, 18) => select,
+        (26..=27, 19) => recv,
+        (26..=27, 20) => send,
+        (26..=27, 21) => cond,
+        (26..=27, 22) => mutex,
+        (26..=27, 23) => rlock,
+        (26..=27, 24) => wlock,
+        (26..=27, 25) => wg,
+        _ => None,
+    }
 }
 
 /// `g.m`, the word after `g._defer` (Go 1.21 to 1.27).

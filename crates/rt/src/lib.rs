@@ -4,7 +4,8 @@
 //!
 //! This crate is the thin *adapter* layer: [`abi`] turns Go's calls into engine calls,
 //! [`layout`] places shadow memory, [`symbolize`] asks Go for function names and lines,
-//! [`goinfo`] reads what a goroutine runs from Go's `g` (leak reports),
+//! [`goinfo`] reads what a goroutine runs from Go's `g` (leak reports, the watchdog),
+//! [`buildinfo`] which Go release built the program,
 //! [`output`] writes reports, [`heap`] and [`sys`] stand in for libc. All detection
 //! logic lives in `gorace-engine`.
 //!
@@ -18,6 +19,7 @@
 extern crate alloc;
 
 pub mod abi;
+pub mod buildinfo;
 pub mod clock;
 pub mod env;
 pub mod goinfo;

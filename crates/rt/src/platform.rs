@@ -66,4 +66,8 @@ impl Platform for GoPlatform {
         let n = crate::goinfo::parked_stack(gptr, &mut pcs);
         pcs[..n].to_vec()
     }
+
+    fn goroutine_state(&self, gptr: usize) -> gorace_engine::watchdog::GoState {
+        crate::goinfo::state(gptr)
+    }
 }

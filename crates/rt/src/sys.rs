@@ -24,6 +24,7 @@ pub const EEXIST: isize = 17;
 
 const SYS_READ: usize = 0;
 const SYS_WRITE: usize = 1;
+const SYS_PREAD64: usize = 17;
 const SYS_CLOSE: usize = 3;
 const SYS_MMAP: usize = 9;
 const SYS_MUNMAP: usize = 11;
@@ -86,6 +87,25 @@ pub fn read(fd: i32, buf: &mut [u8]) -> isize {
         syscall6(
             SYS_READ,
             [fd as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0],
+        )
+    }
+}
+
+/// `pread64(2)`: up to `buf.len()` bytes at file offset `off`; bytes read or a
+/// negative errno.
+pub fn pread(fd: i32, buf: &mut [u8], off: u64) -> isize {
+    // SAFETY: buf is a valid writable slice for its length.
+    unsafe {
+        syscall6(
+            SYS_PREAD64,
+            [
+                fd as usize,
+                buf.as_mut_ptr() as usize,
+                buf.len(),
+                off as usize,
+                0,
+                0,
+            ],
         )
     }
 }

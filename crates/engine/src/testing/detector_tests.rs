@@ -12,7 +12,7 @@ use super::parse::parse_report;
 use super::platform::{TestPlatform, APP_BASE};
 use crate::cell::Kind;
 use crate::clock::MAX_SLOTS;
-use crate::detector::Detector;
+use crate::detector::{Detector, Platform};
 use crate::goroutine::Goroutine;
 use crate::options::Options;
 use crate::report::MAIN_GID;
@@ -554,4 +554,93 @@ fn limit_tests_set_up_what_they_claim() {
         "without sharing, the right goroutine"
     );
     drop(children);
+}
+
+/// The watchdog over main and one goroutine it started, in the given states (and a
+/// third, system, goroutine in `other` if given): what it printed once 2 s passed
+/// without a step, if it fired.
+fn watchdog_run(
+    main_state: crate::watchdog::GoState,
+    child_state: crate::watchdog::GoState,
+    other: Option<crate::watchdog::GoState>,
+) -> Option<String> {
+    let d = detector(Options {
+        deadlock_watchdog_s: 1,
+        ..Options::default()
+    });
+    let (_g0, mut main) = start(&d);
+    let (main_g, child_g, other_g) = (0x10_000, 0x20_000, 0x30_000);
+    main.set_gptr(main_g);
+    d.first_entry(&mut main);
+    d.func_enter(&mut main, 100, 0);
+    let mut child = d.go_start(Some(&mut main), 101);
+    child.set_gptr(child_g);
+    d.first_entry(&mut child);
+    let mut system = d.go_start(None, 300); // started by the runtime
+    system.set_gptr(other_g);
+    d.first_entry(&mut system);
+    d.platform.set_state(main_g, main_state);
+    d.platform.set_state(child_g, child_state);
+    if let Some(s) = other {
+        d.platform.set_state(other_g, s);
+    }
+    for _ in 0..8 {
+        d.platform.sleep_ms(250);
+        if d.watchdog_check() {
+            return Some(d.platform.output());
+        }
+    }
+    None
+}
+
+#[test]
+fn the_watchdog_fires_only_when_every_goroutine_waits_for_another() {
+    use crate::watchdog::{GoState, WaitReason};
+    let waits = |what, blocking| GoState::Waiting(Some(WaitReason { what, blocking }));
+    let recv = waits("chan receive", true);
+    let send = waits("chan send", true);
+
+    let out = watchdog_run(recv, send, None).expect("a channel hang");
+    assert!(
+        out.contains("WARNING: DEADLOCK (no goroutine has made progress for 1s)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\nMain goroutine (blocked in chan receive since "),
+        "{out}"
+    );
+    assert!(
+        out.contains("\nGoroutine 2 (blocked in chan send since "),
+        "{out}"
+    );
+    assert!(out.contains("Created at:\n  f101()\n"), "{out}");
+
+    // Each of these may still move on its own.
+    assert_eq!(
+        watchdog_run(recv, waits("sleep", false), None),
+        None,
+        "a sleeper"
+    );
+    assert_eq!(
+        watchdog_run(recv, waits("IO wait", false), None),
+        None,
+        "the network"
+    );
+    assert_eq!(
+        watchdog_run(recv, GoState::Active, None),
+        None,
+        "a running goroutine"
+    );
+    assert_eq!(
+        watchdog_run(recv, send, Some(GoState::Syscall)),
+        None,
+        "a system call anywhere in the process (os/signal waiting for a signal)"
+    );
+    // Wait reasons unknown (a Go release without a table): only a lock wait counts.
+    let parked = GoState::Waiting(None);
+    assert_eq!(
+        watchdog_run(parked, parked, None),
+        None,
+        "parked, no lock wanted"
+    );
 }

@@ -9,6 +9,7 @@ use crate::cell::Cell;
 use crate::detector::Platform;
 use crate::report::{Frame, Symbolize};
 use crate::shadow::{Granule, OVERFLOW};
+use crate::watchdog::GoState;
 
 /// Cells a granule can hold: primary pair, its block's overflow cells, secondary pair.
 pub const GRANULE_CELLS: usize = 2 + OVERFLOW + 2;
@@ -33,6 +34,8 @@ pub struct TestPlatform {
     /// Exit status passed to [`Platform::exit`], -1 if it was not called.
     exit_code: AtomicI32,
     slept_ms: AtomicU64,
+    /// What [`Platform::goroutine_state`] says, by `g` address (else `Unknown`).
+    states: spin::Mutex<Vec<(usize, GoState)>>,
 }
 
 impl Default for TestPlatform {
@@ -62,6 +65,7 @@ impl TestPlatform {
             out: spin::Mutex::new(Vec::new()),
             exit_code: AtomicI32::new(-1),
             slept_ms: AtomicU64::new(0),
+            states: spin::Mutex::new(Vec::new()),
         }
     }
 
@@ -99,6 +103,14 @@ impl TestPlatform {
             -1 => None,
             c => Some(c),
         }
+    }
+
+    /// Makes [`Platform::goroutine_state`] say `state` for the goroutine whose `g` is
+    /// at `gptr`.
+    pub fn set_state(&self, gptr: usize, state: GoState) {
+        let mut states = self.states.lock();
+        states.retain(|&(g, _)| g != gptr);
+        states.push((gptr, state));
     }
 
     /// Total milliseconds the detector asked to sleep.
@@ -199,5 +211,13 @@ impl Platform for TestPlatform {
 
     fn ms_between(&self, earlier: u64, later: u64) -> u64 {
         later.saturating_sub(earlier)
+    }
+
+    fn goroutine_state(&self, gptr: usize) -> GoState {
+        let states = self.states.lock();
+        states
+            .iter()
+            .find(|&&(g, _)| g == gptr)
+            .map_or(GoState::Unknown, |&(_, s)| s)
     }
 }

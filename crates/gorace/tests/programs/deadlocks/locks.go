@@ -7,7 +7,10 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -208,9 +211,47 @@ func idle() {
 	fmt.Println("idled")
 }
 
+// chanhang: a pipeline whose producer forgot to send: the worker waits for a job, the
+// collector in a select for a result or a stop, main for the collector. No lock.
+func chanhang() {
+	jobs, results, stop, done := make(chan int), make(chan int), make(chan bool), make(chan bool)
+	go func() { // LINE:chanhang-worker
+		for j := range jobs {
+			results <- j * 2
+		}
+	}()
+	go func() { // LINE:chanhang-collector
+		for {
+			select {
+			case r := <-results:
+				fmt.Println(r)
+			case <-stop:
+				done <- true
+				return
+			}
+		}
+	}()
+	<-done // LINE:chanhang-main
+}
+
+// signalwait: main waits for a signal another process sends it 1.5 s later; the only
+// other goroutine waits on a channel. Idle, not hung: os/signal's goroutine sits in a
+// system call and can wake it.
+func signalwait() {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGUSR1)
+	go func() { <-make(chan int) }()
+	kill := exec.Command("sh", "-c", fmt.Sprintf("sleep 1.5; kill -USR1 %d", os.Getpid()))
+	if err := kill.Start(); err != nil {
+		panic(err)
+	}
+	<-sig
+	fmt.Println("signalled")
+}
+
 func main() {
 	modes := map[string]func(){
-		"hang": hang, "idle": idle,
+		"hang": hang, "idle": idle, "chanhang": chanhang, "signalwait": signalwait,
 		"inversion": inversion, "cycle3": cycle3, "consistent": consistent,
 		"readers": readers, "double": double, "handoff": handoff, "trylock": trylock,
 		"recursive": func() {
