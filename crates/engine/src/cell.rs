@@ -201,12 +201,13 @@ impl Cell {
         same & strong & (first <= cur_first) & (cur_last <= last)
     }
 
-    /// The fast path's test: same goroutine and epoch, exactly the same bytes, and
-    /// `self` at least as strong. A few instructions of bit twiddling; a wider cell
-    /// covering `cur` is left to [`Cell::subsumes`] on the slow path.
+    /// For a whole-granule access `self`: `(mask, value)` such that a cell `c`
+    /// subsumes it exactly when `c & mask == value` (same slot and epoch, all eight
+    /// bytes, kind bits within `self`'s): the range loop's one-compare test.
     #[inline(always)]
-    pub const fn repeats(self, cur: Cell) -> bool {
-        (self.0 ^ cur.0) & (SLOT_EPOCH_MASK | RANGE_MASK) == 0 && self.0 & !cur.0 & KIND_MASK == 0
+    pub const fn whole_test(self) -> (u64, u64) {
+        let mask = SLOT_EPOCH_MASK | RANGE_MASK | (KIND_MASK & !self.0);
+        (mask, self.0 & mask)
     }
 
     /// Same goroutine, epoch and kind (site and bytes aside): the accesses [`Cell::merge`]
@@ -378,6 +379,20 @@ mod tests {
     }
 
     #[test]
+    fn whole_test_is_subsumes_for_whole_granules() {
+        for (kc, kw) in ALL.iter().flat_map(|&a| ALL.map(move |b| (a, b))) {
+            for (off, len) in [(0, 8), (0, 7), (1, 7), (3, 1)] {
+                for (slot, epoch) in [(1, 5), (1, 6), (2, 5)] {
+                    let c = cell(slot, epoch, off, len, kc).with_site(9).with_more(true);
+                    let whole = cell(1, 5, 0, 8, kw);
+                    let (mask, value) = whole.whole_test();
+                    assert_eq!(c.0 & mask == value, c.subsumes(whole), "{c:?} vs {whole:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn subsumes_matches_definition() {
         for (ka, kb) in ALL.iter().flat_map(|&a| ALL.map(move |b| (a, b))) {
             for (oa, la, ob, lb) in [(0, 8, 3, 1), (2, 2, 2, 2), (2, 2, 3, 2), (0, 1, 1, 1)] {
@@ -386,8 +401,6 @@ mod tests {
                     let b = cell(1, 5, ob, lb, kb);
                     let expect = a.same_stamp(b) && a.covers(b) && a.at_least_as_strong(b);
                     assert_eq!(a.subsumes(b), expect, "{a:?} subsumes {b:?}");
-                    let same_bytes = (oa, la) == (ob, lb);
-                    assert_eq!(a.repeats(b), expect && same_bytes, "{a:?} repeats {b:?}");
                 }
             }
         }

@@ -345,7 +345,11 @@ impl<P: Platform> Detector<P> {
     pub fn access(&self, g: &mut Goroutine, addr: usize, len: usize, kind: Kind, pc: u64) {
         bump(Stat::Access);
         let cur = Cell::new(g.stamp, (addr & 7) as u64, len as u64, kind);
-        if !shadow::repeat(self.platform.granule(addr), cur) {
+        if !shadow::known(self.platform.granule(addr), cur) {
+            if g.on_own_stack(addr) {
+                bump(Stat::OwnStack);
+                return;
+            }
             // Only the arguments cross the call: the fast path stays within the
             // caller-saved registers.
             self.access_slow(g, addr, len, kind, pc);
@@ -356,9 +360,6 @@ impl<P: Platform> Detector<P> {
     fn access_slow(&self, g: &mut Goroutine, addr: usize, len: usize, kind: Kind, pc: u64) {
         let cur = Cell::new(g.stamp, (addr & 7) as u64, len as u64, kind);
         let granule = self.platform.granule(addr);
-        if shadow::known(granule, cur) || g.on_own_stack(addr) {
-            return;
-        }
         bump(Stat::Slow);
         let stacks = &self.stacks;
         let stack = &mut g.stack;
@@ -390,9 +391,10 @@ impl<P: Platform> Detector<P> {
     /// An access to `[addr, addr+size)`; at most one race is reported for it.
     ///
     /// A partial granule at either end is handled like a scalar access; the whole
-    /// granules in between go through a tight loop whose common case (this goroutine
-    /// already recorded the granule in this epoch, as when a buffer is copied again)
-    /// is two loads and a compare.
+    /// granules in between go through a tight loop whose common cases are two loads
+    /// and a compare (this goroutine already recorded the granule in this epoch, as
+    /// when a buffer is copied again) and two loads and a compare-and-swap (fresh
+    /// memory, as when a new object is initialised).
     pub fn access_range(&self, g: &mut Goroutine, addr: usize, size: usize, kind: Kind, pc: u64) {
         if g.on_own_stack(addr) {
             return;
@@ -405,12 +407,32 @@ impl<P: Platform> Detector<P> {
         }
         let body_end = end & !7;
         let whole = Cell::new(g.stamp, 0, 8, kind);
+        let (mask, value) = whole.whole_test();
         let mut a = head_end;
         while a < body_end {
             bump(Stat::RangeGranule);
-            if !shadow::repeat(self.platform.granule(a), whole)
-                && !self.range_part(g, a, 8, kind, pc, &mut site)
-            {
+            let granule = self.platform.granule(a);
+            let p0 = granule.primary[0].load(Ordering::Relaxed);
+            let p1 = granule.primary[1].load(Ordering::Relaxed);
+            // The common case, in one compare per cell: already recorded.
+            if p0 & mask == value || p1 & mask == value {
+                a += 8;
+                continue;
+            }
+            // Fresh memory (a new object's initialising write): one compare-and-swap
+            // with the range's site, computed once.
+            let stored = p0 | p1 == 0 && {
+                bump(Stat::RangeSlow);
+                bump(Stat::OneCell);
+                let stack = &mut g.stack;
+                let s = *site.get_or_insert_with(|| stack.site(&self.stacks, pc));
+                shadow::store_fresh(granule, whole.with_site(s))
+            };
+            if stored {
+                bump(Stat::Stored);
+                g.stamped = true;
+            }
+            if !stored && !self.range_part(g, a, 8, kind, pc, &mut site) {
                 return;
             }
             a += 8;
@@ -559,46 +581,59 @@ impl<P: Platform> Detector<P> {
         } else {
             Kind::AtomicWrite
         };
-        self.access(g, addr, size, kind, pc);
         let meta = self.platform.meta(addr);
-        let r = if op == AtomicOp::Load {
+        // The access is checked once the operation has acquired what it observed, and
+        // stamped with the epoch it releases, under the address's lock: the atomics on
+        // this word it synchronises with happen before it, so its cell replaces theirs,
+        // and a contended counter or mutex word keeps one cell instead of one per
+        // goroutine.
+        let check = |g: &mut Goroutine| self.access(g, addr, size, kind, pc);
+        let (r, released) = if op == AtomicOp::Load {
             // Load first, then look for a sync object: a store that this load observes
             // created its object (and released into it) before storing. If there is
             // one, acquire it and load again under its lock, so that the value and the
             // clock belong together.
             let first = perform().0;
             match self.syncs.get(meta, addr) {
-                None => first,
+                None => {
+                    check(g);
+                    (first, false)
+                }
                 Some(var) => {
                     let s = var.state.lock();
                     g.clock.acquire(&s.clock);
-                    perform().0
+                    let r = perform().0;
+                    check(g);
+                    (r, false)
                 }
             }
         } else {
-            let Some(var) = self.syncs.get_or_create(meta, addr) else {
-                g.stack.pop();
-                return perform().0;
-            };
-            let (r, released) = {
-                let mut s = var.state.lock();
-                if op == AtomicOp::Store {
-                    s.clock.store(&g.clock);
-                    (perform().0, true)
-                } else {
-                    let (r, wrote) = perform();
-                    g.clock.acquire(&s.clock);
-                    if wrote {
-                        s.clock.merge(&g.clock);
-                    }
+            match self.syncs.get_or_create(meta, addr) {
+                None => {
+                    check(g);
+                    (perform().0, false)
+                }
+                Some(var) => {
+                    let mut s = var.state.lock();
+                    let (r, wrote) = if op == AtomicOp::Store {
+                        s.clock.store(&g.clock);
+                        (perform().0, true)
+                    } else {
+                        let (r, wrote) = perform();
+                        g.clock.acquire(&s.clock);
+                        if wrote {
+                            s.clock.merge(&g.clock);
+                        }
+                        (r, wrote)
+                    };
+                    check(g);
                     (r, wrote)
                 }
-            };
-            if released {
-                self.tick(g);
             }
-            r
         };
+        if released {
+            self.tick(g);
+        }
         g.stack.pop();
         r
     }

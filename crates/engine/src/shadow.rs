@@ -32,7 +32,8 @@
 //! checks again and sees the winner (ThreadSanitizer uses plain stores here and can
 //! miss such races).
 
-use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::AtomicU64;
+use core::sync::atomic::Ordering::{Relaxed, SeqCst};
 
 use crate::cell::Cell;
 use crate::clock::ThreadClock;
@@ -75,27 +76,33 @@ impl<'a> Granule<'a> {
 /// Spilled cells a granule can see: its block's overflow cells and its secondary pair.
 const SPILLED: usize = OVERFLOW + 2;
 
+/// The `more` bit of a granule's first primary cell.
+const MORE: u64 = Cell::EMPTY.with_more(true).0;
+
 /// Whether the cell `c` happens-before the owner of `clock`.
 #[inline(always)]
 pub fn happens_before(c: Cell, clock: &ThreadClock) -> bool {
     clock.get(c.slot()) >= c.epoch()
 }
 
-/// The fast path: one of the primary cells already records exactly this access (this
-/// goroutine, this epoch, the same bytes, an access at least as strong): the common
-/// case of code touching the same variables again between two releases. Two loads and
-/// a few bit operations; no store.
-#[inline(always)]
-pub fn repeat(g: Granule<'_>, cur: Cell) -> bool {
-    Cell(g.primary[0].load(Relaxed)).repeats(cur) || Cell(g.primary[1].load(Relaxed)).repeats(cur)
-}
-
-/// The first test of the slow path: a primary cell of this goroutine and epoch covers
-/// `cur` with an access at least as strong (a scalar read of bytes a range write or a
-/// byte loop recorded). Nothing to do, and no site needed.
+/// The fast path: a primary cell of this goroutine and epoch already covers `cur` with
+/// an access at least as strong: the common case of code touching the same variables
+/// again between two releases, and of a field or byte read of memory a range access
+/// or a merged byte loop recorded. Two loads and a dozen branch-free bit operations;
+/// no store, no site needed.
 #[inline(always)]
 pub fn known(g: Granule<'_>, cur: Cell) -> bool {
     Cell(g.primary[0].load(Relaxed)).subsumes(cur) || Cell(g.primary[1].load(Relaxed)).subsumes(cur)
+}
+
+/// Stores `cell` (with its site) into a granule found empty: one compare-and-swap
+/// against the empty first cell; false if another access came first (the caller then
+/// runs the full check, which sees it).
+#[inline(always)]
+pub fn store_fresh(g: Granule<'_>, cell: Cell) -> bool {
+    g.primary[0]
+        .compare_exchange(0, cell.0, Relaxed, Relaxed)
+        .is_ok()
 }
 
 /// What [`check_and_store`] found.
@@ -198,6 +205,27 @@ fn check_spilled<F: FnMut() -> u32>(
     site: &mut LazySite<F>,
 ) -> Option<Outcome> {
     let s = g.spilled();
+    bump(Stat::Spilled);
+    let p0 = Cell(primary[0]);
+    if p0.more() && !s.iter().enumerate().any(|(i, &c)| g.owns(i, c)) {
+        // None of the spilled cells is this granule's any more (newer accesses replaced
+        // them): back to the primary pair, which later checks read alone. A spill
+        // claimed meanwhile is seen by the second look, or claimed after it, and then
+        // announces itself once this has cleared `more` (announcing is unconditional).
+        bump(Stat::Unspilled);
+        let bare = p0.with_more(false).0;
+        if g.primary[0]
+            .compare_exchange(primary[0], bare, SeqCst, SeqCst)
+            .is_err()
+        {
+            return None;
+        }
+        if (0..SPILLED).any(|i| g.owns(i, g.spill_slot(i).load(SeqCst))) {
+            g.primary[0].fetch_or(MORE, SeqCst);
+            return None;
+        }
+        return check_cells(g, clock, cur, [bare, primary[1]], site);
+    }
     let mut raw = [0; 2 + SPILLED];
     raw[..2].copy_from_slice(&primary);
     raw[2..].copy_from_slice(&s);
@@ -272,12 +300,10 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
     }
 
     let new = site.on(cur);
-    // A spilled cell just written must be found: announce it on the primary (it may
-    // have been read on a retry before its claimer set `more`).
+    // A spilled cell just written must be found: announce it on the primary, always
+    // (`more` may have been cleared since it was read: see `check_spilled`).
     let announce = || {
-        if !more {
-            g.primary[0].fetch_or(Cell::EMPTY.with_more(true).0, Relaxed);
-        }
+        g.primary[0].fetch_or(MORE, SeqCst);
     };
     // Every store is a compare-and-swap against the value this check read: if another
     // goroutine changed the cell meanwhile (two accesses to one granule at the same
@@ -289,8 +315,10 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
             _ if c.is_empty() => 0,
             _ => c.with_tag(g.index).0,
         };
+        // Spilled cells are claimed in order with the announcement that follows.
+        let order = if i >= 2 { SeqCst } else { Relaxed };
         let ok = cell_slot(&g, i)
-            .compare_exchange(expect, v, Relaxed, Relaxed)
+            .compare_exchange(expect, v, order, Relaxed)
             .is_ok();
         if ok && i >= 2 && v != 0 {
             announce();
@@ -519,6 +547,38 @@ mod tests {
                 "byte {off} races"
             );
         }
+    }
+
+    #[test]
+    fn a_granule_whose_spilled_cells_were_all_replaced_goes_back_to_its_pair() {
+        let m = Mem::new();
+        for slot in 1..=3 {
+            assert_eq!(acc(&m, &clock(&[(slot, 1)]), slot, 0, 8, Kind::Read), None);
+        }
+        assert!(
+            Cell(m.0[0].load(Relaxed)).more(),
+            "three unordered reads spill"
+        );
+        // A write after all three replaces them; the spilled one leaves an empty cell.
+        let after = clock(&[(1, 1), (2, 1), (3, 1), (4, 1)]);
+        assert_eq!(acc(&m, &after, 4, 0, 8, Kind::Write), None);
+        assert_eq!(m.cells(), 1);
+        // The next check finds nothing spilled of its own and clears `more`.
+        let later = clock(&[(1, 1), (2, 1), (3, 1), (4, 1), (5, 1)]);
+        assert_eq!(acc(&m, &later, 5, 0, 8, Kind::Write), None);
+        assert!(
+            !Cell(m.0[0].load(Relaxed)).more(),
+            "back to the primary pair"
+        );
+        assert_eq!(m.cells(), 1);
+        // And it spills again, and is checked against the spill, when it needs to.
+        for slot in 6..=7 {
+            let seen = clock(&[(5, 1), (slot, 1)]);
+            assert_eq!(acc(&m, &seen, slot, 0, 8, Kind::Read), None);
+        }
+        assert!(Cell(m.0[0].load(Relaxed)).more(), "spilled again");
+        let prev = acc(&m, &clock(&[(5, 1), (6, 1), (8, 1)]), 8, 0, 8, Kind::Write);
+        assert_eq!(prev.map(|c| c.slot()), Some(7), "the spilled read races");
     }
 
     #[test]

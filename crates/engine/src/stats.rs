@@ -12,8 +12,11 @@ use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 pub enum Stat {
     /// Scalar accesses (plain and atomic).
     Access,
-    /// Scalar accesses that missed the fast path.
+    /// Scalar accesses that missed the fast path and were not on the goroutine's own
+    /// stack.
     Slow,
+    /// Scalar accesses that missed the fast path, to the goroutine's own stack.
+    OwnStack,
     /// Granules of range accesses.
     RangeGranule,
     /// Range granules that missed the fast path.
@@ -22,6 +25,11 @@ pub enum Stat {
     OneCell,
     /// Slow paths that needed the general loop.
     General,
+    /// Checks that read the granule's spilled cells too.
+    Spilled,
+    /// ...of which found none of them the granule's, which went back to its primary
+    /// pair.
+    Unspilled,
     /// Cells written (a stored access).
     Stored,
     /// Sites computed outside the inline cache hit.
@@ -44,10 +52,13 @@ const N: usize = Stat::Malloc as usize + 1;
 const NAMES: [&str; N] = [
     "access",
     "slow",
+    "own_stack",
     "range_granule",
     "range_slow",
     "one_cell",
     "general",
+    "spilled",
+    "unspilled",
     "stored",
     "site_slow",
     "depot_lookup",

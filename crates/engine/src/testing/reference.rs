@@ -393,11 +393,13 @@ impl Reference {
         }
     }
 
-    /// An atomic operation of `size` bytes at `addr`: an atomic access (a read for
-    /// loads, a write otherwise, failed compare-and-swaps included), then its
-    /// synchronisation: loads acquire, stores release (store), read-modify-writes and
-    /// successful compare-and-swaps acquire then release (merge), failed ones only
-    /// acquire. Inside `ignore_sync` nothing at all happens (`None`).
+    /// An atomic operation of `size` bytes at `addr`: loads, read-modify-writes and
+    /// compare-and-swaps first acquire what they observe (the Go memory model: an
+    /// atomic that observes another is synchronised after it), then comes the atomic
+    /// access (a read for loads, a write otherwise, failed compare-and-swaps
+    /// included), then stores release (store), read-modify-writes and successful
+    /// compare-and-swaps release (merge). Inside `ignore_sync` nothing at all happens
+    /// (`None`).
     #[allow(clippy::too_many_arguments)]
     pub fn atomic(
         &mut self,
@@ -417,14 +419,16 @@ impl Reference {
         } else {
             Kind::AtomicWrite
         };
+        if op != AtomicOp::Store {
+            self.acquire(gid, addr);
+        }
         let stack = self.g(gid).stack_at(&[pc, callerpc]);
         let v = self.access_with_stack(gid, addr, size, kind, event, stack);
         match op {
-            AtomicOp::Load => self.acquire(gid, addr),
             AtomicOp::Store => self.release(gid, addr),
-            AtomicOp::ReadModifyWrite => self.acquire_release(gid, addr),
-            AtomicOp::CompareAndSwap if wrote => self.acquire_release(gid, addr),
-            AtomicOp::CompareAndSwap => self.acquire(gid, addr),
+            AtomicOp::ReadModifyWrite => self.release_merge(gid, addr),
+            AtomicOp::CompareAndSwap if wrote => self.release_merge(gid, addr),
+            AtomicOp::Load | AtomicOp::CompareAndSwap => {}
         }
         Some(v)
     }
