@@ -163,6 +163,28 @@ pub fn check_and_store(
         {
             return Outcome::Stored;
         }
+    } else if p1.0 == 0 && !p0.more() && !p0.same_access_but_site_and_range(cur) {
+        // One cell, never spilled, and nothing to merge with: the general check's
+        // outcome for a pair with one empty cell, decided inline (another goroutine's
+        // first access to memory this one initialised, say).
+        bump(Stat::OneCell);
+        if p0.subsumes(cur) {
+            return Outcome::Known;
+        }
+        let overlap = p0.intersects(cur);
+        let hb = happens_before(p0, clock);
+        if overlap && !hb && p0.kinds_conflict(cur) {
+            return Outcome::Race(p0);
+        }
+        let replace = overlap && hb && cur.covers(p0) && cur.at_least_as_strong(p0);
+        let (i, expect) = if replace { (0, p0.0) } else { (1, 0) };
+        let new = site.on(cur).0;
+        if g.primary[i]
+            .compare_exchange(expect, new, Relaxed, Relaxed)
+            .is_ok()
+        {
+            return Outcome::Stored;
+        }
     }
     bump(Stat::General);
     check_and_store_general(g, clock, cur, &mut site)

@@ -8,6 +8,8 @@
 //! 2800 0000 0000 - 2870 0000 0000  overflow: 4 cells (32 bytes) per 64 app bytes, shared
 //!                                  by the block's granules, written only if needed
 //! 3000 0000 0000 - 3070 0000 0000  meta: a u32 sync-object index per 8 app bytes
+//! 3800 0000 0000 - 3800 01c0 0000  used pages: a bit per 4 KiB app page, set once
+//!                                  memory in it has been allocated
 //! ```
 //!
 //! Nothing is reserved up front. [`map_shadow`] (called by Go for data/bss and for each
@@ -27,6 +29,8 @@ const SHADOW0: usize = 0x2000_0000_0000;
 const SHADOW1: usize = 0x2400_0000_0000;
 const OVERFLOW: usize = 0x2800_0000_0000;
 const META: usize = 0x3000_0000_0000;
+const USED: usize = 0x3800_0000_0000;
+const PAGE_SHIFT: u32 = 12;
 
 const CHUNK_SHIFT: u32 = 26;
 const CHUNKS: usize = APP_END >> CHUNK_SHIFT;
@@ -117,10 +121,14 @@ pub fn map_shadow(addr: usize, size: usize) -> bool {
             continue;
         }
         let base = c << CHUNK_SHIFT;
+        // A chunk's used-page bits are 2 KiB: the page holding them may be mapped
+        // already, for the neighbouring chunk.
+        let used = used_word(base) as *const AtomicU64 as usize & !4095;
         let ok = map_fixed(shadow0(base), chunk_len * 2)
             && map_fixed(shadow0(base) - SHADOW0 + SHADOW1, chunk_len * 2)
             && map_fixed(overflow(base), chunk_len / 2)
-            && map_fixed(META + (base >> 3) * 4, chunk_len / 2);
+            && map_fixed(META + (base >> 3) * 4, chunk_len / 2)
+            && map_fixed(used, 4096);
         if !ok {
             return false;
         }
@@ -152,9 +160,81 @@ fn clear_small(start: usize, end: usize) {
     }
 }
 
-/// Forgets the accesses remembered for `[addr, addr+size)`. Large ranges give their
-/// whole shadow pages back to the kernel instead of writing zeros.
+/// The used-page word holding the bit of the app page containing `addr`.
+#[inline(always)]
+fn used_word(addr: usize) -> &'static AtomicU64 {
+    let page = addr >> PAGE_SHIFT;
+    // SAFETY: the used-page bits of every mapped application chunk are mapped and
+    // never unmapped; the word is 8-byte aligned and only accessed atomically.
+    unsafe { &*((USED + (page / 64) * 8) as *const AtomicU64) }
+}
+
+/// Marks the app page containing `addr` used; whether it was not yet (its shadow is
+/// then still all zero: nothing was ever allocated there, so nothing was recorded).
+#[inline(always)]
+fn first_use(addr: usize) -> bool {
+    let (word, bit) = (used_word(addr), 1u64 << ((addr >> PAGE_SHIFT) % 64));
+    word.load(Ordering::Relaxed) & bit == 0 && word.fetch_or(bit, Ordering::Relaxed) & bit == 0
+}
+
+/// Forgets the accesses remembered for `[addr, addr+size)` (memory just allocated).
+///
+/// Pages where nothing was ever allocated have all-zero shadow: their shadow is not
+/// even read (reading it would map the kernel's zero page, and the first write would
+/// then take a second, copy-on-write fault and a TLB shootdown). Elsewhere, large
+/// ranges give their whole shadow pages back to the kernel instead of writing zeros.
 pub fn reset_shadow(addr: usize, size: usize) {
+    let end = addr + size;
+    // Runs of pages used before are cleared; first-used pages are skipped.
+    let mut run = addr;
+    let mut a = addr;
+    while a < end {
+        let next = ((a >> PAGE_SHIFT) + 1) << PAGE_SHIFT;
+        let to = next.min(end);
+        if first_use(a) {
+            if run < a {
+                reset_used(run, a - run);
+            }
+            run = to;
+            if size <= PREFAULT_MAX {
+                prefault(a);
+            }
+        }
+        a = to;
+    }
+    if run < end {
+        reset_used(run, end - run);
+    }
+}
+
+/// Objects up to this size have the primary shadow of their page made writable when
+/// the page is first used (a small object is written right away, and so are its
+/// neighbours). Larger ones (goroutine stacks above all, whose shadow their own
+/// goroutine never writes, and big buffers used in part) keep untouched shadow
+/// unallocated.
+const PREFAULT_MAX: usize = 1024;
+
+/// Faults in the primary shadow of the app page containing `addr` for writing: one
+/// page fault per shadow page, where the first access's read would map the zero page
+/// and its first store take a second, copy-on-write fault with a TLB shootdown.
+fn prefault(addr: usize) {
+    let page = addr & !((1 << PAGE_SHIFT) - 1);
+    for off in [0, 4096] {
+        // SAFETY: the primary shadow of a mapped application page, 8-byte aligned and
+        // only accessed atomically; an atomic or of zero changes nothing another thread
+        // wrote. In assembly because the compiler would rightly drop it as a no-op.
+        unsafe {
+            core::arch::asm!(
+                "lock or qword ptr [{0}], 0",
+                in(reg) shadow0(page) + off,
+                options(nostack),
+            )
+        };
+    }
+}
+
+/// [`reset_shadow`] of a range whose shadow may hold cells.
+fn reset_used(addr: usize, size: usize) {
     const PAGE: usize = 4096;
     const MADVISE_MIN: usize = 64 << 10;
     /// Application bytes whose shadow is whole pages in every plane (the overflow
