@@ -378,15 +378,29 @@ unsafe extern "C" fn func_enter(
     if let Some(g) = unsafe { goroutine(thr) } {
         g.own_stack = (lo, hi);
         if g.unseen() {
-            // SAFETY: gptr is the running g (R14 at the racecall).
-            if unsafe { crate::goinfo::is_g0(gptr) } {
-                g.runs_on_g0 = true;
-            } else if g.set_gptr(gptr) {
-                det().first_entry(g);
-            }
+            // A tail call: the common path keeps nothing live across a call, so it
+            // saves no registers.
+            // SAFETY: forwarded contract.
+            return unsafe { first_func_enter(g, pc, depth(sp, hi), gptr) };
         }
         det().func_enter(g, pc as u64, depth(sp, hi));
     }
+}
+
+/// The goroutine's first function entry: where it learns its `g`.
+///
+/// # Safety
+/// `gptr` is the running g (R14 at the racecall).
+#[cold]
+#[inline(never)]
+unsafe fn first_func_enter(g: &mut Goroutine, pc: usize, depth: u32, gptr: usize) {
+    // SAFETY: forwarded contract.
+    if unsafe { crate::goinfo::is_g0(gptr) } {
+        g.runs_on_g0 = true;
+    } else if g.set_gptr(gptr) {
+        det().first_entry(g);
+    }
+    det().func_enter(g, pc as u64, depth);
 }
 
 /// # Safety
