@@ -412,16 +412,14 @@ impl<P: Platform> Detector<P> {
         while a < body_end {
             bump(Stat::RangeGranule);
             let granule = self.platform.granule(a);
-            let p0 = granule.primary[0].load(Ordering::Relaxed);
-            let p1 = granule.primary[1].load(Ordering::Relaxed);
-            // The common case, in one compare per cell: already recorded.
-            if p0 & mask == value || p1 & mask == value {
+            let look = shadow::look_whole(granule, (mask, value));
+            if look == shadow::Whole::Known {
                 a += 8;
                 continue;
             }
             // Fresh memory (a new object's initialising write): one compare-and-swap
             // with the range's site, computed once.
-            let stored = p0 | p1 == 0 && {
+            let stored = look == shadow::Whole::Empty && {
                 bump(Stat::RangeSlow);
                 bump(Stat::OneCell);
                 let stack = &mut g.stack;

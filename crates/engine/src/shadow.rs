@@ -95,6 +95,33 @@ pub fn known(g: Granule<'_>, cur: Cell) -> bool {
     Cell(g.primary[0].load(Relaxed)).subsumes(cur) || Cell(g.primary[1].load(Relaxed)).subsumes(cur)
 }
 
+/// What the range loop's look at a granule's primary pair found ([`look_whole`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Whole {
+    /// A cell already covers the whole-granule access.
+    Known,
+    /// Both primary cells are empty: fresh memory.
+    Empty,
+    /// Anything else: the full check.
+    Other,
+}
+
+/// The range loop's test of a whole granule: [`known`] in one masked compare per
+/// cell (`test` is [`Cell::whole_test`] of the access), and whether the granule is
+/// empty.
+#[inline(always)]
+pub fn look_whole(g: Granule<'_>, (mask, value): (u64, u64)) -> Whole {
+    let p0 = g.primary[0].load(Relaxed);
+    let p1 = g.primary[1].load(Relaxed);
+    if p0 & mask == value || p1 & mask == value {
+        Whole::Known
+    } else if p0 | p1 == 0 {
+        Whole::Empty
+    } else {
+        Whole::Other
+    }
+}
+
 /// Stores `cell` (with its site) into a granule found empty: one compare-and-swap
 /// against the empty first cell; false if another access came first (the caller then
 /// runs the full check, which sees it).
