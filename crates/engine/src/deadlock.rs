@@ -159,6 +159,20 @@ struct Orphan {
     waiter: Option<(u32, u32)>,
 }
 
+impl Orphan {
+    /// The report of `waiter` waiting on this hold of `lock` (`rw`: an RWMutex).
+    fn finding(&self, lock: usize, (gid, site): (u32, u32), rw: bool) -> Finding {
+        Finding::HeldByFinished {
+            lock,
+            gid,
+            site,
+            holder: self.holder,
+            held_site: self.held.site,
+            rw,
+        }
+    }
+}
+
 /// The first time `to` was requested while `from` was held.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Edge {
@@ -245,20 +259,14 @@ impl LockGraph {
             // Waiting on a finished goroutine's lock: a report at exit if nobody ever
             // unlocks it (a handover to a live goroutine would).
             let blocks = |o: &Orphan| mode == Mode::Write || o.held.mode == Mode::Write;
+            let rw = self.rw.contains(&lock);
             if let Some(o) = self
                 .orphans
                 .get_mut(&lock)
                 .and_then(|v| v.iter_mut().find(|o| blocks(o) && o.waiter.is_none()))
             {
                 o.waiter = Some((gid, site));
-                self.new_waits.push(Finding::HeldByFinished {
-                    lock,
-                    gid,
-                    site,
-                    holder: o.holder,
-                    held_site: o.held.site,
-                    rw: self.rw.contains(&lock),
-                });
+                self.new_waits.push(o.finding(lock, (gid, site), rw));
             }
         }
         let held = self.held.remove(&gid).unwrap_or_default();
@@ -378,18 +386,11 @@ impl LockGraph {
         let mut found = Vec::new();
         for (&lock, v) in &self.orphans {
             for o in v {
-                let Some((gid, site)) = o.waiter else {
+                let Some(waiter) = o.waiter else {
                     continue;
                 };
-                if self.reported.insert((o.held.site, site)) {
-                    found.push(Finding::HeldByFinished {
-                        lock,
-                        gid,
-                        site,
-                        holder: o.holder,
-                        held_site: o.held.site,
-                        rw: self.rw.contains(&lock),
-                    });
+                if self.reported.insert((o.held.site, waiter.1)) {
+                    found.push(o.finding(lock, waiter, self.rw.contains(&lock)));
                 }
             }
         }
