@@ -14,8 +14,9 @@
 //! - `site`: the stack-depot node of the access (its full call stack, innermost pc
 //!   included). Keeping it in the cell is what lets gorace print the earlier access's
 //!   stack however long ago it happened, instead of replaying a bounded trace.
-//! - `more`: only in the first cell of a granule's primary pair: the granule may also
-//!   have cells in its block's overflow (see [`crate::shadow`]).
+//! - `more`: in the first cell of a granule's primary pair, the granule may also have
+//!   cells in its block's overflow or its secondary pair; in the second cell, the
+//!   secondary pair may hold cells (see [`crate::shadow`]).
 //! - `tag`: only in overflow cells, which eight granules share: which of them the cell
 //!   belongs to. The shadow code adds and strips it; everything else sees cells
 //!   without it.

@@ -393,8 +393,8 @@ impl<P: Platform> Detector<P> {
     /// A partial granule at either end is handled like a scalar access; the whole
     /// granules in between go through a tight loop whose common cases are two loads
     /// and a compare (this goroutine already recorded the granule in this epoch, as
-    /// when a buffer is copied again) and two loads and a compare-and-swap (fresh
-    /// memory, as when a new object is initialised).
+    /// when a buffer is copied again) and two loads and a store (fresh memory, as when
+    /// a new object is initialised).
     pub fn access_range(&self, g: &mut Goroutine, addr: usize, size: usize, kind: Kind, pc: u64) {
         if g.on_own_stack(addr) {
             return;
@@ -417,20 +417,17 @@ impl<P: Platform> Detector<P> {
                 a += 8;
                 continue;
             }
-            // Fresh memory (a new object's initialising write): one compare-and-swap
-            // with the range's site, computed once.
-            let stored = look == shadow::Whole::Empty && {
+            if look == shadow::Whole::Empty {
+                // Fresh memory (a new object's initialising write): one store with the
+                // range's site, computed once.
                 bump(Stat::RangeSlow);
                 bump(Stat::OneCell);
                 let stack = &mut g.stack;
                 let s = *site.get_or_insert_with(|| stack.site(&self.stacks, pc));
-                shadow::store_fresh(granule, whole.with_site(s))
-            };
-            if stored {
+                shadow::store_fresh(granule, whole.with_site(s));
                 bump(Stat::Stored);
                 g.stamped = true;
-            }
-            if !stored && !self.range_part(g, a, 8, kind, pc, &mut site) {
+            } else if !self.range_part(g, a, 8, kind, pc, &mut site) {
                 return;
             }
             a += 8;

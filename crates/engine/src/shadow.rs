@@ -6,7 +6,10 @@
 //! 64-byte block's four *overflow* cells, which the block's eight granules share (an
 //! overflow cell carries the tag of the granule it belongs to), then, once those are
 //! taken, into its own *secondary* pair. The first primary cell's `more` bit says that
-//! the granule may have spilled. The overflow plane is a quarter the size of the
+//! the granule may have spilled; the second one's, that its secondary pair may hold
+//! cells (so a granule spilled into the overflow alone never reads its secondary
+//! shadow: reading would map the kernel's zero page there, and the first store would
+//! then take a copy-on-write fault). The overflow plane is a quarter the size of the
 //! primary one, the secondary plane as large; both are written only where needed, so
 //! the common spill (an initialising range write, another goroutine's field write, a
 //! read after a join) costs a quarter of the memory a per-granule plane would, and a
@@ -23,14 +26,18 @@
 //! its secondary pair; when there is none, one of the granule's own cells is evicted:
 //! the granule then holds at least four accesses that none of the newer ones subsumes
 //! (several goroutines, or one goroutine touching separate bytes of the word from
-//! different pcs). Eviction is the one way this algorithm can miss a race;
+//! different pcs). Eviction is one way this algorithm can miss a race;
 //! ThreadSanitizer has the same four-cell bound.
 //!
-//! Cells are relaxed atomics. The fast path only loads; every store of the slow path
-//! is a compare-and-swap against the value it checked, so two goroutines touching one
-//! granule at the same instant never silently overwrite each other's access: the loser
-//! checks again and sees the winner (ThreadSanitizer uses plain stores here and can
-//! miss such races).
+//! Cells are relaxed atomics. The fast path only loads. The two most common stores,
+//! into an empty granule and beside (or over) a granule's single cell, are plain
+//! stores, as in ThreadSanitizer: a locked instruction there costs about 20 cycles
+//! and waits for the program's pending stores, on every new object. Two goroutines
+//! storing into one such granule within the same few nanoseconds can overwrite each
+//! other's access, which is the other way to miss a race (found on the racing
+//! accesses' next round, as racy loops repeat). Every other store (into a full pair,
+//! merging, replacing several cells, claiming a spilled cell) is a compare-and-swap
+//! against the value it checked: the loser checks again and sees the winner.
 
 use core::sync::atomic::AtomicU64;
 use core::sync::atomic::Ordering::{Relaxed, SeqCst};
@@ -53,10 +60,18 @@ pub struct Granule<'a> {
 }
 
 impl<'a> Granule<'a> {
-    /// The spilled cells as stored: the block's overflow cells, then the secondary pair.
+    /// The spilled cells as stored: the block's overflow cells, then the secondary pair
+    /// (read only if `secondary`, else taken as empty).
     #[inline]
-    fn spilled(&self) -> [u64; SPILLED] {
-        core::array::from_fn(|i| self.spill_slot(i).load(Relaxed))
+    fn spilled(&self, secondary: bool) -> [u64; SPILLED] {
+        let n = if secondary { SPILLED } else { OVERFLOW };
+        core::array::from_fn(|i| {
+            if i < n {
+                self.spill_slot(i).load(Relaxed)
+            } else {
+                0
+            }
+        })
     }
 
     fn spill_slot(&self, i: usize) -> &'a AtomicU64 {
@@ -76,7 +91,8 @@ impl<'a> Granule<'a> {
 /// Spilled cells a granule can see: its block's overflow cells and its secondary pair.
 const SPILLED: usize = OVERFLOW + 2;
 
-/// The `more` bit of a granule's first primary cell.
+/// The `more` bit of a granule's first primary cell (it may have spilled), and of its
+/// second (its secondary pair may hold cells).
 const MORE: u64 = Cell::EMPTY.with_more(true).0;
 
 /// Whether the cell `c` happens-before the owner of `clock`.
@@ -122,14 +138,11 @@ pub fn look_whole(g: Granule<'_>, (mask, value): (u64, u64)) -> Whole {
     }
 }
 
-/// Stores `cell` (with its site) into a granule found empty: one compare-and-swap
-/// against the empty first cell; false if another access came first (the caller then
-/// runs the full check, which sees it).
+/// Stores `cell` (with its site) into a granule found empty: a plain store into its
+/// first cell (see the module documentation).
 #[inline(always)]
-pub fn store_fresh(g: Granule<'_>, cell: Cell) -> bool {
-    g.primary[0]
-        .compare_exchange(0, cell.0, Relaxed, Relaxed)
-        .is_ok()
+pub fn store_fresh(g: Granule<'_>, cell: Cell) {
+    g.primary[0].store(cell.0, Relaxed);
 }
 
 /// What [`check_and_store`] found.
@@ -184,12 +197,8 @@ pub fn check_and_store(
         // Fresh memory: the most common slow path of all.
         bump(Stat::OneCell);
         let new = site.on(cur).0;
-        if g.primary[0]
-            .compare_exchange(0, new, Relaxed, Relaxed)
-            .is_ok()
-        {
-            return Outcome::Stored;
-        }
+        g.primary[0].store(new, Relaxed);
+        return Outcome::Stored;
     } else if p1.0 == 0 && !p0.more() && !p0.same_access_but_site_and_range(cur) {
         // One cell, never spilled, and nothing to merge with: the general check's
         // outcome for a pair with one empty cell, decided inline (another goroutine's
@@ -204,14 +213,9 @@ pub fn check_and_store(
             return Outcome::Race(p0);
         }
         let replace = overlap && hb && cur.covers(p0) && cur.at_least_as_strong(p0);
-        let (i, expect) = if replace { (0, p0.0) } else { (1, 0) };
         let new = site.on(cur).0;
-        if g.primary[i]
-            .compare_exchange(expect, new, Relaxed, Relaxed)
-            .is_ok()
-        {
-            return Outcome::Stored;
-        }
+        g.primary[usize::from(!replace)].store(new, Relaxed);
+        return Outcome::Stored;
     }
     bump(Stat::General);
     check_and_store_general(g, clock, cur, &mut site)
@@ -232,7 +236,7 @@ fn check_and_store_general<F: FnMut() -> u32>(
         let p0 = g.primary[0].load(Relaxed);
         let p1 = g.primary[1].load(Relaxed);
         let r = if Cell(p0).more() || see_spilled {
-            check_spilled(g, clock, cur, [p0, p1], site)
+            check_spilled(g, clock, cur, [p0, p1], see_spilled, site)
         } else {
             check_cells(g, clock, cur, [p0, p1], site)
         };
@@ -244,36 +248,62 @@ fn check_and_store_general<F: FnMut() -> u32>(
 }
 
 /// [`check_cells`] over the primary pair and the spilled cells (kept out of line: rare,
-/// and it would weigh on the common two-cell case's registers).
+/// and it would weigh on the common two-cell case's registers). The secondary pair is
+/// read when the second primary cell says it is in use, or when `all` (a store was
+/// lost: a spill may not be announced yet).
 #[inline(never)]
 fn check_spilled<F: FnMut() -> u32>(
     g: Granule<'_>,
     clock: &ThreadClock,
     cur: Cell,
     primary: [u64; 2],
+    all: bool,
     site: &mut LazySite<F>,
 ) -> Option<Outcome> {
-    let s = g.spilled();
+    let secondary = all || Cell(primary[1]).more();
+    let s = g.spilled(secondary);
     bump(Stat::Spilled);
     let p0 = Cell(primary[0]);
     if p0.more() && !s.iter().enumerate().any(|(i, &c)| g.owns(i, c)) {
         // None of the spilled cells is this granule's any more (newer accesses replaced
         // them): back to the primary pair, which later checks read alone. A spill
         // claimed meanwhile is seen by the second look, or claimed after it, and then
-        // announces itself once this has cleared `more` (announcing is unconditional).
+        // announces itself once this has cleared the flags (announcing is
+        // unconditional).
         bump(Stat::Unspilled);
+        let sec_flag = Cell(primary[1]).more();
+        let p1 = Cell(primary[1]).with_more(false).0;
+        if sec_flag
+            && g.primary[1]
+                .compare_exchange(primary[1], p1, SeqCst, SeqCst)
+                .is_err()
+        {
+            return None;
+        }
         let bare = p0.with_more(false).0;
         if g.primary[0]
             .compare_exchange(primary[0], bare, SeqCst, SeqCst)
             .is_err()
         {
+            if sec_flag {
+                g.primary[1].fetch_or(MORE, SeqCst);
+            }
             return None;
         }
-        if (0..SPILLED).any(|i| g.owns(i, g.spill_slot(i).load(SeqCst))) {
+        // The second look reads the secondary pair if it was in use, or announced since.
+        let look_secondary = sec_flag || Cell(g.primary[1].load(SeqCst)).more();
+        let n = if look_secondary { SPILLED } else { OVERFLOW };
+        let owned = |i: usize| g.owns(i, g.spill_slot(i).load(SeqCst));
+        if (OVERFLOW..n).any(owned) {
+            g.primary[1].fetch_or(MORE, SeqCst);
             g.primary[0].fetch_or(MORE, SeqCst);
             return None;
         }
-        return check_cells(g, clock, cur, [bare, primary[1]], site);
+        if (0..OVERFLOW).any(owned) {
+            g.primary[0].fetch_or(MORE, SeqCst);
+            return None;
+        }
+        return check_cells(g, clock, cur, [bare, p1], site);
     }
     let mut raw = [0; 2 + SPILLED];
     raw[..2].copy_from_slice(&primary);
@@ -314,7 +344,7 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
 ) -> Option<Outcome> {
     const { assert!(N == 2 || N == 2 + SPILLED) };
     let n = N;
-    let more = Cell(raw[0]).more();
+    let (more, sec) = (Cell(raw[0]).more(), Cell(raw[1]).more());
     // Every cell of the granule as seen (tag and `more` stripped; empty for other
     // granules' overflow cells); `raw` is as read, for the compare-and-swaps.
     let mut cells = [Cell::EMPTY; N];
@@ -349,28 +379,33 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
     }
 
     let new = site.on(cur);
-    // A spilled cell just written must be found: announce it on the primary, always
-    // (`more` may have been cleared since it was read: see `check_spilled`).
-    let announce = || {
+    // A spilled cell just written (spilled cell `j`) must be found: announce it on the
+    // primary pair, always (the flags may have been cleared since they were read: see
+    // `check_spilled`).
+    let announce = |j: usize| {
+        if j >= OVERFLOW {
+            g.primary[1].fetch_or(MORE, SeqCst);
+        }
         g.primary[0].fetch_or(MORE, SeqCst);
+    };
+    let value = |i: usize, c: Cell| match i {
+        0 => c.with_more(more).0,
+        1 => c.with_more(sec).0,
+        _ if c.is_empty() => 0,
+        _ => c.with_tag(g.index).0,
     };
     // Every store is a compare-and-swap against the value this check read: if another
     // goroutine changed the cell meanwhile (two accesses to one granule at the same
     // instant), the check runs again and sees that access instead of overwriting it.
     let put = |i: usize, c: Cell, expect: u64| {
-        let v = match i {
-            0 => c.with_more(more).0,
-            1 => c.0,
-            _ if c.is_empty() => 0,
-            _ => c.with_tag(g.index).0,
-        };
+        let v = value(i, c);
         // Spilled cells are claimed in order with the announcement that follows.
         let order = if i >= 2 { SeqCst } else { Relaxed };
         let ok = cell_slot(&g, i)
             .compare_exchange(expect, v, order, Relaxed)
             .is_ok();
         if ok && i >= 2 && v != 0 {
-            announce();
+            announce(i - 2);
         }
         ok
     };
@@ -399,19 +434,37 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
     if let Some(i) = (0..2).find(|&i| cells[i].is_empty()) {
         return put(i, new, raw[i]).then_some(Outcome::Stored);
     }
-    // Spill: a free overflow cell of the block, else an empty secondary cell. When the
-    // spilled cells are read only now, cells of this granule found there were not
-    // checked (a spill whose claimer has not set `more` yet): look again with them.
-    let spilled: [u64; SPILLED] = if N == 2 {
-        let o = g.spilled();
-        if o.iter().enumerate().any(|(i, &c)| g.owns(i, c)) {
-            return None;
+    // Spill: a free overflow cell of the block, else an empty secondary cell.
+    if N == 2 {
+        // The spilled cells were not read: claim the first free one. The first cell of
+        // each plane is claimed without reading it (a compare-and-swap against empty),
+        // so a page of shadow never used is faulted in once, for writing. A cell of
+        // this granule found on the way was not checked (a spill whose claimer has not
+        // announced it yet): look again with it.
+        for j in 0..SPILLED {
+            let slot = g.spill_slot(j);
+            let mut seen = if j == 0 || j == OVERFLOW {
+                0
+            } else {
+                slot.load(Relaxed)
+            };
+            if seen == 0 {
+                match slot.compare_exchange(0, value(2 + j, new), SeqCst, Relaxed) {
+                    Ok(_) => {
+                        announce(j);
+                        return Some(Outcome::Stored);
+                    }
+                    Err(v) => seen = v,
+                }
+            }
+            if g.owns(j, seen) {
+                return None;
+            }
         }
-        o
-    } else {
-        core::array::from_fn(|j| raw[2 + j])
-    };
-    if let Some(j) = (0..SPILLED).find(|&j| spilled[j] == 0) {
+        // All taken, by neighbours only: none of this granule's own to evict here.
+        return None;
+    }
+    if let Some(j) = (0..SPILLED).find(|&j| raw[2 + j] == 0) {
         return put(2 + j, new, 0).then_some(Outcome::Stored);
     }
     // Every cell of the granule holds an access the new one does not subsume and its
@@ -432,11 +485,13 @@ pub fn clear(g: Granule<'_>) {
     if p0 != 0 {
         g.primary[0].store(0, Relaxed);
     }
-    if g.primary[1].load(Relaxed) != 0 {
+    let p1 = g.primary[1].load(Relaxed);
+    if p1 != 0 {
         g.primary[1].store(0, Relaxed);
     }
     if Cell(p0).more() {
-        for i in 0..SPILLED {
+        let n = if Cell(p1).more() { SPILLED } else { OVERFLOW };
+        for i in 0..n {
             let c = g.spill_slot(i);
             let v = c.load(Relaxed);
             if g.owns(i, v) {
@@ -596,6 +651,53 @@ mod tests {
                 "byte {off} races"
             );
         }
+    }
+
+    #[test]
+    fn the_secondary_pair_is_flagged_only_while_it_holds_cells() {
+        let m = Mem::new();
+        // The block's overflow is taken by neighbours.
+        for (i, c) in m.1.iter().enumerate() {
+            let other = Cell::new(Cell::stamp(9, 1), 0, 8, Kind::Read).with_site(1);
+            c.store(other.with_tag(4 + i as u8).0, Relaxed); // this granule is 3
+        }
+        let flags = || {
+            (
+                Cell(m.0[0].load(Relaxed)).more(),
+                Cell(m.0[1].load(Relaxed)).more(),
+            )
+        };
+        for slot in 1..=2 {
+            assert_eq!(acc(&m, &clock(&[(slot, 1)]), slot, 0, 8, Kind::Read), None);
+        }
+        assert_eq!(flags(), (false, false), "two cells: the primary pair");
+        assert_eq!(acc(&m, &clock(&[(3, 1)]), 3, 0, 8, Kind::Read), None);
+        assert_eq!(
+            flags(),
+            (true, true),
+            "third: into the secondary pair, flagged"
+        );
+        // Known reads of the flagged cell still take the fast path.
+        let c = Cell::new(Cell::stamp(2, 1), 0, 8, Kind::Read);
+        assert!(known(m.g(), c));
+        // The secondary read is found by a later write.
+        let prev = acc(&m, &clock(&[(1, 1), (2, 1), (4, 1)]), 4, 0, 8, Kind::Write);
+        assert_eq!(prev.map(|c| c.slot()), Some(3), "the secondary read races");
+        // A write after all of them replaces them; the next check clears both flags.
+        let after = clock(&[(1, 1), (2, 1), (3, 1), (5, 1)]);
+        assert_eq!(acc(&m, &after, 5, 0, 8, Kind::Write), None);
+        let later = clock(&[(1, 1), (2, 1), (3, 1), (5, 1), (6, 1)]);
+        assert_eq!(acc(&m, &later, 6, 0, 8, Kind::Write), None);
+        assert_eq!(flags(), (false, false), "back to the primary pair");
+        assert!(m.2.iter().all(|c| c.load(Relaxed) == 0));
+        // With a free overflow cell, a spill leaves the secondary pair alone.
+        m.1[2].store(0, Relaxed);
+        for slot in 7..=8 {
+            let seen = clock(&[(6, 1), (slot, 1)]);
+            assert_eq!(acc(&m, &seen, slot, 0, 8, Kind::Read), None);
+        }
+        assert_eq!(flags(), (true, false), "spilled into the overflow only");
+        assert_eq!(Cell(m.1[2].load(Relaxed)).tag(), 3);
     }
 
     #[test]
