@@ -29,9 +29,9 @@
 //! different pcs). Eviction is one way this algorithm can miss a race;
 //! ThreadSanitizer has the same four-cell bound.
 //!
-//! Cells are relaxed atomics. The fast path only loads. The two most common stores,
-//! into an empty granule and beside (or over) a granule's single cell, are plain
-//! stores, as in ThreadSanitizer: a locked instruction there costs about 20 cycles
+//! Cells are relaxed atomics. The fast path only loads. The most common stores, into
+//! an empty granule and beside, over or into (a byte loop) a granule's single cell, are
+//! plain stores, as in ThreadSanitizer: a locked instruction there costs about 20 cycles
 //! and waits for the program's pending stores, on every new object. Two goroutines
 //! storing into one such granule within the same few nanoseconds can overwrite each
 //! other's access, which is the other way to miss a race (found on the racing
@@ -199,7 +199,16 @@ pub fn check_and_store(
         let new = site.on(cur).0;
         g.primary[0].store(new, Relaxed);
         return Outcome::Stored;
-    } else if p1.0 == 0 && !p0.more() && !p0.same_access_but_site_and_range(cur) {
+    } else if p1.0 == 0 && !p0.more() && p0.same_access_but_site_and_range(cur) {
+        // One cell, never spilled, of this goroutine, epoch and kind: a byte loop's
+        // next byte joins it (same site, neighbouring bytes); anything else takes the
+        // general check.
+        if let Some(merged) = p0.merge(site.on(cur)) {
+            bump(Stat::OneCell);
+            g.primary[0].store(merged.0, Relaxed);
+            return Outcome::Stored;
+        }
+    } else if p1.0 == 0 && !p0.more() {
         // One cell, never spilled, and nothing to merge with: the general check's
         // outcome for a pair with one empty cell, decided inline (another goroutine's
         // first access to memory this one initialised, say).
