@@ -176,30 +176,35 @@ impl ShadowStack {
         (e.pc == pc && e.parent == parent && e.node < NO_ROOM).then_some(e.node)
     }
 
-    /// `depot.try_intern` (or, with `force`, `depot.intern`; `_site` variants for a
-    /// `leaf`) behind the cache, which also remembers misses (a full depot never makes
+    /// `depot.try_intern` (or, with `FORCE`, `depot.intern`; `_site` variants for a
+    /// `LEAF`) behind the cache, which also remembers misses (a full depot never makes
     /// those nodes later).
-    #[inline(never)]
-    fn intern(
+    #[inline]
+    fn intern<const LEAF: bool, const FORCE: bool>(
         &mut self,
         depot: &StackDepot,
         parent: u32,
         pc: u64,
-        leaf: bool,
-        force: bool,
     ) -> Option<u32> {
-        let h = Self::cache_slot(pc, parent);
         if self.cache.is_empty() {
-            // Allocated on first use: many goroutines never record an access.
-            self.cache = alloc::vec![EMPTY_ENTRY; SITE_CACHE_SMALL];
+            self.first_cache();
         }
+        let h = Self::cache_slot(pc, parent);
         let mask = self.cache.len() - 1;
         let e = &mut self.cache[h & mask];
-        if e.pc == pc && e.parent == parent && (e.node != NO_ROOM || !force) {
+        // Most nodes are kept inline in their parent's record: found there, the lookup
+        // is one cache line (and a site lands in the cache for [`Self::site`]'s next
+        // look). The cache serves the rest: nodes in the depot's overflow index, and
+        // nodes a full depot will not make.
+        if let Some(node) = depot.find_inline(parent, pc) {
+            *e = CacheEntry { pc, parent, node };
+            return Some(node);
+        }
+        if e.pc == pc && e.parent == parent && (e.node != NO_ROOM || !FORCE) {
             return (e.node != NO_ROOM).then_some(e.node);
         }
         bump(Stat::DepotLookup);
-        let node = match (leaf, force) {
+        let node = match (LEAF, FORCE) {
             (false, true) => depot.intern(parent, pc),
             (true, true) => depot.intern_site(parent, pc),
             (false, false) => depot.try_intern(parent, pc).unwrap_or(NO_ROOM),
@@ -207,10 +212,26 @@ impl ShadowStack {
         };
         *e = CacheEntry { pc, parent, node };
         self.misses += 1;
-        if self.misses == SITE_CACHE_BIG as u32 && self.cache.len() < SITE_CACHE_BIG {
-            self.cache = alloc::vec![EMPTY_ENTRY; SITE_CACHE_BIG];
+        if self.misses == SITE_CACHE_BIG as u32 {
+            self.grow_cache();
         }
         (node != NO_ROOM).then_some(node)
+    }
+
+    /// Allocated on first use: many goroutines never record an access.
+    #[cold]
+    #[inline(never)]
+    fn first_cache(&mut self) {
+        self.cache = alloc::vec![EMPTY_ENTRY; SITE_CACHE_SMALL];
+    }
+
+    /// A goroutine doing real work (deep or recursive stacks) gets the big cache.
+    #[cold]
+    #[inline(never)]
+    fn grow_cache(&mut self) {
+        if self.cache.len() < SITE_CACHE_BIG {
+            self.cache = alloc::vec![EMPTY_ENTRY; SITE_CACHE_BIG];
+        }
     }
 
     /// The node of the current stack (all frames), `None` if the depot is full. Each
@@ -233,7 +254,7 @@ impl ShadowStack {
         };
         for j in i..=top {
             match (node != NO_ROOM)
-                .then(|| self.intern(depot, node, self.frames[j].pc, false, false))
+                .then(|| self.intern::<false, false>(depot, node, self.frames[j].pc))
                 .flatten()
             {
                 Some(n) => node = n,
@@ -263,17 +284,18 @@ impl ShadowStack {
     #[inline(never)]
     fn site_slow(&mut self, depot: &StackDepot, pc: u64) -> u32 {
         bump(Stat::SiteSlow);
-        if let Some(site) = self
-            .node(depot)
-            .and_then(|n| self.intern(depot, n, pc, true, false))
-        {
+        let node = match self.frames.last() {
+            Some(f) if f.node < NO_ROOM => Some(f.node),
+            _ => self.node(depot),
+        };
+        if let Some(site) = node.and_then(|n| self.intern::<true, false>(depot, n, pc)) {
             return site;
         }
         let caller = self.frames.last().map_or(0, |f| f.pc);
         let top = self
-            .intern(depot, TRUNCATED, caller, false, true)
+            .intern::<false, true>(depot, TRUNCATED, caller)
             .unwrap_or(ROOT);
-        self.intern(depot, top, pc, true, true).unwrap_or(ROOT)
+        self.intern::<true, true>(depot, top, pc).unwrap_or(ROOT)
     }
 }
 

@@ -103,16 +103,19 @@ impl Frame {
             h if h != hi => return Kids::Elsewhere,
             _ => {}
         }
-        let mut room = false;
+        // The low halves first (the common case is a hit); a slot's `kid_lo` is
+        // written once, before its child is published with Release, so it is checked
+        // again after the child is seen (a zero `lo` may match a slot not described
+        // yet).
         for i in 0..KIDS {
-            match self.kid[i].load(Ordering::Acquire) {
-                0 => room = true,
-                CLAIMED => {}
-                id if self.kid_lo[i].load(Ordering::Relaxed) == lo => return Kids::Found(id),
-                _ => {}
+            if self.kid_lo[i].load(Ordering::Relaxed) == lo {
+                let id = self.kid[i].load(Ordering::Acquire);
+                if id != 0 && id != CLAIMED && self.kid_lo[i].load(Ordering::Relaxed) == lo {
+                    return Kids::Found(id);
+                }
             }
         }
-        if room {
+        if self.kid.iter().any(|k| k.load(Ordering::Acquire) == 0) {
             Kids::Absent
         } else {
             Kids::Elsewhere
@@ -383,6 +386,16 @@ impl StackDepot {
             .store(nodes.clamp(16, MAX_NODES / 2), Ordering::Relaxed);
     }
 
+    /// The node for `(parent, pc)` if `parent`'s record holds it inline (one cache
+    /// line, no hashing): the common case of every lookup.
+    #[inline]
+    pub fn find_inline(&self, parent: u32, pc: u64) -> Option<u32> {
+        match self.frame(parent)?.kid(pc) {
+            Kids::Found(id) => Some(id),
+            Kids::Absent | Kids::Elsewhere => None,
+        }
+    }
+
     /// The frame node for `parent`'s stack extended by the return address `pc`,
     /// creating it if needed, or `None` when that would take the depot past its soft
     /// cap.
@@ -408,15 +421,14 @@ impl StackDepot {
     }
 
     fn intern_inner(&self, parent: u32, pc: u64, leaf: bool, force: bool) -> Option<u32> {
-        let h = Self::hash(parent, pc);
         let kids = self.frame(parent).map_or(Kids::Elsewhere, |f| f.kid(pc));
-        match kids {
-            Kids::Found(id) => return Some(id),
-            Kids::Absent => {}
-            Kids::Elsewhere => {
-                if let Some(id) = self.find_overflow(h, parent, pc) {
-                    return Some(id);
-                }
+        if let Kids::Found(id) = kids {
+            return Some(id);
+        }
+        let h = Self::hash(parent, pc);
+        if let Kids::Elsewhere = kids {
+            if let Some(id) = self.find_overflow(h, parent, pc) {
+                return Some(id);
             }
         }
         self.intern_slow(h, parent, pc, leaf, force)
