@@ -33,11 +33,23 @@ pub trait Platform: Sync {
     /// The shadow of the granule containing `addr`. Only called for application
     /// memory ([`Platform::is_app`]); the Go side filters addresses before calling.
     fn granule(&self, addr: usize) -> Granule<'_>;
+    /// The primary pair of the granule containing `addr` ([`Platform::granule`]'s
+    /// first field, without the others' addresses).
+    fn primary(&self, addr: usize) -> &[AtomicU64; 2] {
+        self.granule(addr).primary
+    }
     /// Whether `addr` is application memory that has shadow.
     fn is_app(&self, addr: usize) -> bool;
     /// The meta word (sync object index) of the granule containing `addr`, which must
     /// be application memory.
     fn meta(&self, addr: usize) -> &AtomicU32;
+    /// A sync object is about to be created for `addr` (its meta word written).
+    fn meta_created(&self, _addr: usize) {}
+    /// Whether `[addr, addr+size)` may hold sync objects: false only if
+    /// [`Platform::meta_created`] was never told of an address there.
+    fn may_have_meta(&self, _addr: usize, _size: usize) -> bool {
+        true
+    }
     /// Forgets every access remembered for `[addr, addr+size)`.
     fn reset_shadow(&self, addr: usize, size: usize) {
         let mut a = addr & !7;
@@ -359,11 +371,11 @@ impl<P: Platform> Detector<P> {
     #[inline(never)]
     fn access_slow(&self, g: &mut Goroutine, addr: usize, len: usize, kind: Kind, pc: u64) {
         let cur = Cell::new(g.stamp, (addr & 7) as u64, len as u64, kind);
-        let granule = self.platform.granule(addr);
         bump(Stat::Slow);
         let stacks = &self.stacks;
         let stack = &mut g.stack;
-        match shadow::check_and_store(granule, &g.clock, cur, || stack.site(stacks, pc)) {
+        let (primary, granule) = (self.platform.primary(addr), || self.platform.granule(addr));
+        match shadow::check_and_store(primary, granule, &g.clock, cur, || stack.site(stacks, pc)) {
             Outcome::Known => {}
             Outcome::Stored => {
                 bump(Stat::Stored);
@@ -457,7 +469,7 @@ impl<P: Platform> Detector<P> {
         let stacks = &self.stacks;
         let stack = &mut g.stack;
         let site = || *site.get_or_insert_with(|| stack.site(stacks, pc));
-        match shadow::check_and_store(granule, &g.clock, cur, site) {
+        match shadow::check_and_store(granule.primary, || granule, &g.clock, cur, site) {
             Outcome::Known => true,
             Outcome::Stored => {
                 bump(Stat::Stored);
@@ -528,6 +540,7 @@ impl<P: Platform> Detector<P> {
             return;
         }
         self.step(g, None);
+        self.platform.meta_created(addr);
         if let Some(v) = self.syncs.get_or_create(self.platform.meta(addr), addr) {
             op(&mut v.state.lock(), g);
         }
@@ -603,6 +616,7 @@ impl<P: Platform> Detector<P> {
                 }
             }
         } else {
+            self.platform.meta_created(addr);
             match self.syncs.get_or_create(meta, addr) {
                 None => {
                     check(g);
@@ -642,13 +656,27 @@ impl<P: Platform> Detector<P> {
     }
 
     /// Memory `[addr, addr+size)` was freed: drop its sync objects.
+    #[inline]
     pub fn free(&self, addr: usize, size: usize) {
         if !self.platform.is_app(addr) {
             return;
         }
         if self.options.detect_deadlocks {
-            self.locks.lock().free(addr, size);
+            self.free_locks(addr, size);
         }
+        // Most freed memory never held a sync object: its meta words are not read.
+        if self.platform.may_have_meta(addr, size) {
+            self.free_syncs(addr, size);
+        }
+    }
+
+    #[inline(never)]
+    fn free_locks(&self, addr: usize, size: usize) {
+        self.locks.lock().free(addr, size);
+    }
+
+    #[inline(never)]
+    fn free_syncs(&self, addr: usize, size: usize) {
         let mut a = addr & !7;
         while a < addr + size {
             self.syncs.free(self.platform.meta(a));

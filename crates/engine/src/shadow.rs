@@ -174,15 +174,18 @@ impl<F: FnMut() -> u32> LazySite<F> {
 
 /// Checks `cur` (a cell without its site) against the granule's cells, read afresh,
 /// and remembers it, with the site `site()` gives (called at most once, and only if
-/// something is stored).
+/// something is stored). `primary` is the granule's primary pair; `granule()` gives
+/// the whole granule, needed only past the inline cases (its other planes' addresses
+/// are not even computed before).
 ///
-/// Every store is a compare-and-swap against the cell's value as read by this check;
-/// when another goroutine changed it meanwhile, the check runs again with fresh cells
-/// (and the secondary plane in view), so two goroutines touching one granule at the
-/// same instant see each other instead of overwriting each other's access.
+/// The inline cases (an empty granule, one cell) store plainly (see the module
+/// documentation); every other store is a compare-and-swap against the cell's value
+/// as read by this check: when another goroutine changed it meanwhile, the check runs
+/// again with fresh cells (and the secondary plane in view).
 #[inline(always)]
-pub fn check_and_store(
-    g: Granule<'_>,
+pub fn check_and_store<'a>(
+    primary: &'a [AtomicU64; 2],
+    granule: impl FnOnce() -> Granule<'a>,
     clock: &ThreadClock,
     cur: Cell,
     site: impl FnMut() -> u32,
@@ -191,13 +194,13 @@ pub fn check_and_store(
         site: None,
         make: site,
     };
-    let p0 = Cell(g.primary[0].load(Relaxed));
-    let p1 = Cell(g.primary[1].load(Relaxed));
+    let p0 = Cell(primary[0].load(Relaxed));
+    let p1 = Cell(primary[1].load(Relaxed));
     if p0.0 == 0 && p1.0 == 0 {
         // Fresh memory: the most common slow path of all.
         bump(Stat::OneCell);
         let new = site.on(cur).0;
-        g.primary[0].store(new, Relaxed);
+        primary[0].store(new, Relaxed);
         return Outcome::Stored;
     } else if p1.0 == 0 && !p0.more() && p0.same_access_but_site_and_range(cur) {
         // One cell, never spilled, of this goroutine, epoch and kind: a byte loop's
@@ -205,7 +208,7 @@ pub fn check_and_store(
         // general check.
         if let Some(merged) = p0.merge(site.on(cur)) {
             bump(Stat::OneCell);
-            g.primary[0].store(merged.0, Relaxed);
+            primary[0].store(merged.0, Relaxed);
             return Outcome::Stored;
         }
     } else if p1.0 == 0 && !p0.more() {
@@ -223,11 +226,11 @@ pub fn check_and_store(
         }
         let replace = overlap && hb && cur.covers(p0) && cur.at_least_as_strong(p0);
         let new = site.on(cur).0;
-        g.primary[usize::from(!replace)].store(new, Relaxed);
+        primary[usize::from(!replace)].store(new, Relaxed);
         return Outcome::Stored;
     }
     bump(Stat::General);
-    check_and_store_general(g, clock, cur, &mut site)
+    check_and_store_general(granule(), clock, cur, &mut site)
 }
 
 /// [`check_and_store`] past the empty-granule case: the primary pair alone while the
@@ -360,47 +363,55 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
     let n = N;
     let (more, sec) = (Cell(raw[0]).more(), Cell(raw[1]).more());
     // Every cell of the granule as seen (tag and `more` stripped; empty for other
-    // granules' overflow cells); `raw` is as read, for the compare-and-swaps.
+    // granules' overflow cells, which `mine` leaves out); `raw` is as read, for the
+    // compare-and-swaps. Bit `i` of `mine`/`replace`: cell `i`.
     let mut cells = [Cell::EMPTY; N];
-    let mut mine = [false; N];
+    let mut mine: u32 = 0b11;
     for i in 0..n {
-        mine[i] = i < 2 || g.owns(i - 2, raw[i]);
-        if mine[i] {
+        if i < 2 || g.owns(i - 2, raw[i]) {
+            mine |= 1 << i;
             cells[i] = Cell(raw[i]).with_more(false).with_tag(0);
         }
     }
-    let mut replace = [false; N];
+    let mut replace: u32 = 0;
     let mut mergeable = false;
-    for i in 0..n {
-        let c = cells[i];
+    let bytes = cur.byte_mask();
+    for (i, &c) in cells.iter().enumerate() {
         if c.is_empty() {
             continue;
         }
         mergeable |= c.same_access_but_site_and_range(cur);
-        if !c.intersects(cur) {
+        if c.byte_mask() & bytes == 0 {
             continue;
         }
         if c.subsumes(cur) {
             return Some(Outcome::Known);
         }
-        let hb = happens_before(c, clock);
-        if !hb && c.kinds_conflict(cur) {
-            return Some(Outcome::Race(c));
-        }
-        if hb && cur.covers(c) && cur.at_least_as_strong(c) {
-            replace[i] = true;
+        if !happens_before(c, clock) {
+            if c.kinds_conflict(cur) {
+                return Some(Outcome::Race(c));
+            }
+        } else if cur.covers(c) && cur.at_least_as_strong(c) {
+            replace |= 1 << i;
         }
     }
 
     let new = site.on(cur);
     // A spilled cell just written (spilled cell `j`) must be found: announce it on the
-    // primary pair, always (the flags may have been cleared since they were read: see
-    // `check_spilled`).
+    // primary pair (the flags may have been cleared since they were read: see
+    // `check_spilled`). The flags are looked at after the claim, in the same total
+    // order: one still set was cleared after this look if at all, and that clearing's
+    // second look at the spilled cells then sees the claim and sets it again.
     let announce = |j: usize| {
+        let flag = |c: &AtomicU64| {
+            if c.load(SeqCst) & MORE == 0 {
+                c.fetch_or(MORE, SeqCst);
+            }
+        };
         if j >= OVERFLOW {
-            g.primary[1].fetch_or(MORE, SeqCst);
+            flag(&g.primary[1]);
         }
-        g.primary[0].fetch_or(MORE, SeqCst);
+        flag(&g.primary[0]);
     };
     let value = |i: usize, c: Cell| match i {
         0 => c.with_more(more).0,
@@ -424,10 +435,11 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
         ok
     };
     let finish = |placed: usize| {
-        for (j, &r) in replace.iter().enumerate().take(n) {
-            if r && j != placed {
-                put(j, Cell::EMPTY, raw[j]);
-            }
+        let mut rest = replace & !(1 << placed);
+        while rest != 0 {
+            let j = rest.trailing_zeros() as usize;
+            put(j, Cell::EMPTY, raw[j]);
+            rest &= rest - 1;
         }
         Some(Outcome::Stored)
     };
@@ -439,7 +451,8 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
             return finish(i);
         }
     }
-    if let Some(i) = (0..n).find(|&i| replace[i]) {
+    if replace != 0 {
+        let i = replace.trailing_zeros() as usize;
         if !put(i, new, raw[i]) {
             return None;
         }
@@ -484,9 +497,12 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
     // Every cell of the granule holds an access the new one does not subsume and its
     // block's overflow is taken: evict one of the granule's own cells, chosen by a
     // cheap hash so that a steady stream of accesses does not always push out the same.
-    let own = mine.iter().take(n).filter(|&&m| m).count();
+    let own = mine.count_ones() as usize;
     let pick = ((cur.0 >> 16) ^ (cur.0 >> 40) ^ cells[0].0) as usize % own;
-    let victim = (0..n).filter(|&i| mine[i]).nth(pick).unwrap_or(0);
+    let victim = (0..n)
+        .filter(|&i| mine & (1 << i) != 0)
+        .nth(pick)
+        .unwrap_or(0);
     put(victim, new, raw[victim]).then_some(Outcome::Stored)
 }
 
@@ -568,7 +584,7 @@ mod tests {
         if known(m.g(), cur) {
             return None;
         }
-        match check_and_store(m.g(), clk, cur, site) {
+        match check_and_store(m.g().primary, || m.g(), clk, cur, site) {
             Outcome::Race(c) => Some(c),
             Outcome::Known | Outcome::Stored => None,
         }
@@ -775,7 +791,7 @@ mod tests {
         m.1[0].store(theirs.with_tag(3).0, Relaxed);
         let mine = Cell::new(Cell::stamp(1, 1), 1, 1, Kind::Write);
         assert_eq!(
-            check_and_store(m.g(), &a, mine, || 8),
+            check_and_store(m.g().primary, || m.g(), &a, mine, || 8),
             Outcome::Race(theirs)
         );
         let _ = c;
@@ -795,7 +811,7 @@ mod tests {
         let clk = |s: u16| clock(&[(s, 1)]);
         let put = |i: usize, slot: u16, kind: Kind| {
             let cur = Cell::new(Cell::stamp(slot, 1), 0, 1, kind);
-            check_and_store(g(i), &clk(slot), cur, || slot as u32)
+            check_and_store(g(i).primary, || g(i), &clk(slot), cur, || slot as u32)
         };
         // Three unordered reads on each granule: the third of each spills.
         for i in 0..2 {

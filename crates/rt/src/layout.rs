@@ -10,6 +10,8 @@
 //! 3000 0000 0000 - 3070 0000 0000  meta: a u32 sync-object index per 8 app bytes
 //! 3800 0000 0000 - 3800 01c0 0000  used pages: a bit per 4 KiB app page, set once
 //!                                  memory in it has been allocated
+//! 3900 0000 0000 - 3900 01c0 0000  meta pages: a bit per 4 KiB app page, set once a
+//!                                  sync object was created in it
 //! ```
 //!
 //! Nothing is reserved up front. [`map_shadow`] (called by Go for data/bss and for each
@@ -30,6 +32,7 @@ const SHADOW1: usize = 0x2400_0000_0000;
 const OVERFLOW: usize = 0x2800_0000_0000;
 const META: usize = 0x3000_0000_0000;
 const USED: usize = 0x3800_0000_0000;
+const META_PAGES: usize = 0x3900_0000_0000;
 const PAGE_SHIFT: u32 = 12;
 
 const CHUNK_SHIFT: u32 = 26;
@@ -80,6 +83,14 @@ pub fn granule(addr: usize) -> Granule<'static> {
     }
 }
 
+/// The primary pair of the granule containing `addr` ([`granule`]'s first field).
+#[inline(always)]
+pub fn primary(addr: usize) -> &'static [AtomicU64; 2] {
+    // SAFETY: as in `granule`: the primary plane of application memory is mapped,
+    // 16-byte aligned, never unmapped, and only accessed atomically.
+    unsafe { &*(shadow0(addr) as *const [AtomicU64; 2]) }
+}
+
 /// The meta word of the granule containing `addr` (an application address).
 #[inline]
 pub fn meta(addr: usize) -> &'static AtomicU32 {
@@ -124,11 +135,13 @@ pub fn map_shadow(addr: usize, size: usize) -> bool {
         // A chunk's used-page bits are 2 KiB: the page holding them may be mapped
         // already, for the neighbouring chunk.
         let used = used_word(base) as *const AtomicU64 as usize & !4095;
+        let meta_pages = page_word(META_PAGES, base) as *const AtomicU64 as usize & !4095;
         let ok = map_fixed(shadow0(base), chunk_len * 2)
             && map_fixed(shadow0(base) - SHADOW0 + SHADOW1, chunk_len * 2)
             && map_fixed(overflow(base), chunk_len / 2)
             && map_fixed(META + (base >> 3) * 4, chunk_len / 2)
-            && map_fixed(used, 4096);
+            && map_fixed(used, 4096)
+            && map_fixed(meta_pages, 4096);
         if !ok {
             return false;
         }
@@ -163,10 +176,47 @@ fn clear_small(start: usize, end: usize) {
 /// The used-page word holding the bit of the app page containing `addr`.
 #[inline(always)]
 fn used_word(addr: usize) -> &'static AtomicU64 {
+    page_word(USED, addr)
+}
+
+/// The word of the page bitmap at `base` (used pages or meta pages) holding the bit
+/// of the app page containing `addr`.
+#[inline(always)]
+fn page_word(base: usize, addr: usize) -> &'static AtomicU64 {
     let page = addr >> PAGE_SHIFT;
-    // SAFETY: the used-page bits of every mapped application chunk are mapped and
-    // never unmapped; the word is 8-byte aligned and only accessed atomically.
-    unsafe { &*((USED + (page / 64) * 8) as *const AtomicU64) }
+    // SAFETY: the page bits of every mapped application chunk are mapped and never
+    // unmapped; the word is 8-byte aligned and only accessed atomically.
+    unsafe { &*((base + (page / 64) * 8) as *const AtomicU64) }
+}
+
+/// Marks the app page containing `addr` as holding sync objects (before one is
+/// created there; never cleared: a page's objects are freed one by one).
+#[inline]
+pub fn note_meta(addr: usize) {
+    let (word, bit) = (
+        page_word(META_PAGES, addr),
+        1u64 << ((addr >> PAGE_SHIFT) % 64),
+    );
+    if word.load(Ordering::Relaxed) & bit == 0 {
+        word.fetch_or(bit, Ordering::Relaxed);
+    }
+}
+
+/// Whether a page of `[addr, addr+size)` was marked by [`note_meta`] (a word of bits
+/// at a time).
+#[inline]
+pub fn may_have_meta(addr: usize, size: usize) -> bool {
+    let (first, last) = (addr >> PAGE_SHIFT, (addr + size.max(1) - 1) >> PAGE_SHIFT);
+    let mut p = first;
+    while p <= last {
+        let upto = last.min(p | 63);
+        let bits = (u64::MAX >> (63 - (upto - p))) << (p % 64);
+        if page_word(META_PAGES, p << PAGE_SHIFT).load(Ordering::Relaxed) & bits != 0 {
+            return true;
+        }
+        p = upto + 1;
+    }
+    false
 }
 
 /// Marks the app page containing `addr` used; whether it was not yet (its shadow is

@@ -2,7 +2,7 @@
 //! raw syscalls for output and exit.
 
 use alloc::vec::Vec;
-use core::sync::atomic::AtomicU32;
+use core::sync::atomic::{AtomicU32, AtomicU64};
 
 use gorace_engine::shadow::Granule;
 use gorace_engine::Platform;
@@ -18,6 +18,11 @@ impl Platform for GoPlatform {
         layout::granule(addr)
     }
 
+    #[inline(always)]
+    fn primary(&self, addr: usize) -> &[AtomicU64; 2] {
+        layout::primary(addr)
+    }
+
     #[inline]
     fn is_app(&self, addr: usize) -> bool {
         layout::is_app(addr)
@@ -30,6 +35,16 @@ impl Platform for GoPlatform {
 
     fn reset_shadow(&self, addr: usize, size: usize) {
         layout::reset_shadow(addr, size)
+    }
+
+    #[inline]
+    fn meta_created(&self, addr: usize) {
+        layout::note_meta(addr)
+    }
+
+    #[inline]
+    fn may_have_meta(&self, addr: usize, size: usize) -> bool {
+        layout::may_have_meta(addr, size)
     }
 
     fn symbolizer(&self) -> impl gorace_engine::report::Symbolize {

@@ -294,6 +294,47 @@ fn malloc_forgets_accesses_and_free_forgets_releases() {
 }
 
 #[test]
+fn sync_objects_made_by_releases_and_atomics_are_freed_with_their_memory() {
+    use super::platform::{APP_SIZE, META_PAGE};
+    // Both ways a sync object is made (a release, an atomic store); freeing a range
+    // on another meta page leaves it, freeing its own memory drops it.
+    let run = |atomic: bool, free_at: usize| {
+        let d = detector(report_everything());
+        let (_g0, mut main) = start(&d);
+        let mut a = d.go_start(Some(&mut main), 0x60);
+        let mut b = d.go_start(Some(&mut main), 0x61);
+        d.access(&mut a, X, 8, Kind::Write, 10);
+        if atomic {
+            d.atomic(&mut a, M, 4, crate::AtomicOp::Store, (11, 12), || {
+                ((), true)
+            });
+        } else {
+            d.release(&mut a, M);
+        }
+        d.free(free_at, 8);
+        if atomic {
+            d.atomic(&mut b, M, 4, crate::AtomicOp::Load, (21, 22), || {
+                ((), false)
+            });
+        } else {
+            d.acquire(&mut b, M);
+        }
+        d.access(&mut b, X, 8, Kind::Write, 20);
+        d.report_count()
+    };
+    let elsewhere = (M / META_PAGE + 2) * META_PAGE;
+    assert!(elsewhere + 8 <= APP_BASE + APP_SIZE && elsewhere / META_PAGE != X / META_PAGE);
+    for atomic in [false, true] {
+        assert_eq!(run(atomic, elsewhere), 0, "atomic={atomic}: still ordered");
+        assert_eq!(
+            run(atomic, M),
+            1,
+            "atomic={atomic}: nothing to acquire after free"
+        );
+    }
+}
+
+#[test]
 fn atomics_synchronise_and_are_silent_under_ignore_sync() {
     // Races reported, as (current pc, previous pc).
     let run = |ignore: bool| {

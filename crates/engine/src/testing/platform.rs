@@ -3,7 +3,7 @@
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use crate::cell::Cell;
 use crate::detector::Platform;
@@ -18,6 +18,8 @@ pub const GRANULE_CELLS: usize = 2 + OVERFLOW + 2;
 pub const APP_BASE: usize = 0x1000;
 /// Bytes of the default simulated application memory.
 pub const APP_SIZE: usize = 4096;
+/// Granularity of the simulated meta-page bits (see [`Platform::may_have_meta`]).
+pub const META_PAGE: usize = 256;
 
 /// Simulated application memory `[base, base+size)` with its shadow (primary cells
 /// and secondary pairs per granule, overflow cells per 64-byte block) and meta words,
@@ -30,6 +32,9 @@ pub struct TestPlatform {
     overflow: Vec<[AtomicU64; OVERFLOW]>,
     secondary: Vec<[AtomicU64; 2]>,
     meta: Vec<AtomicU32>,
+    /// Per [`META_PAGE`] bytes: a sync object was created there (as gorace-rt keeps
+    /// per 4 KiB page).
+    meta_pages: Vec<AtomicBool>,
     out: spin::Mutex<Vec<String>>,
     /// Exit status passed to [`Platform::exit`], -1 if it was not called.
     exit_code: AtomicI32,
@@ -62,6 +67,9 @@ impl TestPlatform {
             overflow: (0..n.div_ceil(8)).map(|_| Default::default()).collect(),
             secondary: (0..n).map(|_| Default::default()).collect(),
             meta: (0..n).map(|_| AtomicU32::new(0)).collect(),
+            meta_pages: (0..size.div_ceil(META_PAGE))
+                .map(|_| AtomicBool::new(false))
+                .collect(),
             out: spin::Mutex::new(Vec::new()),
             exit_code: AtomicI32::new(-1),
             slept_ms: AtomicU64::new(0),
@@ -185,6 +193,18 @@ impl Platform for TestPlatform {
 
     fn meta(&self, addr: usize) -> &AtomicU32 {
         &self.meta[self.index(addr)]
+    }
+
+    fn meta_created(&self, addr: usize) {
+        self.meta_pages[(addr - self.base) / META_PAGE].store(true, Relaxed);
+    }
+
+    fn may_have_meta(&self, addr: usize, size: usize) -> bool {
+        let first = (addr - self.base) / META_PAGE;
+        let last = (addr + size.max(1) - 1 - self.base) / META_PAGE;
+        self.meta_pages[first..=last.min(self.meta_pages.len() - 1)]
+            .iter()
+            .any(|p| p.load(Relaxed))
     }
 
     fn symbolizer(&self) -> impl Symbolize {
