@@ -82,6 +82,16 @@ impl<'a> Granule<'a> {
         }
     }
 
+    /// `c` as stored in a spilled cell: tagged with this granule's index (0 for an
+    /// empty cell).
+    fn spill_value(&self, c: Cell) -> u64 {
+        if c.is_empty() {
+            0
+        } else {
+            c.with_tag(self.index).0
+        }
+    }
+
     /// Whether spilled cell `i`, holding `raw`, is this granule's.
     fn owns(&self, i: usize, raw: u64) -> bool {
         raw != 0 && (i >= OVERFLOW || Cell(raw).tag() == self.index)
@@ -345,15 +355,6 @@ fn promote(g: Granule<'_>, clock: &ThreadClock, cur: Cell, primary: [u64; 2], i:
     let Some(k) = victim else { return };
     let slot = g.spill_slot(i);
     let old = Cell(primary[k]).with_more(false);
-    let spilled = |c: Cell| {
-        if c.is_empty() {
-            0
-        } else if i < OVERFLOW {
-            c.with_tag(g.index).0
-        } else {
-            c.0
-        }
-    };
     let moved = Cell(raw).with_tag(0).with_more(Cell(primary[k]).more()).0;
     if old.is_empty() {
         // Into the empty primary cell, then out of the spilled one.
@@ -366,7 +367,7 @@ fn promote(g: Granule<'_>, clock: &ThreadClock, cur: Cell, primary: [u64; 2], i:
         return;
     }
     if slot
-        .compare_exchange(raw, spilled(old), SeqCst, Relaxed)
+        .compare_exchange(raw, g.spill_value(old), SeqCst, Relaxed)
         .is_err()
     {
         return;
@@ -375,7 +376,7 @@ fn promote(g: Granule<'_>, clock: &ThreadClock, cur: Cell, primary: [u64; 2], i:
         .compare_exchange(primary[k], moved, Relaxed, Relaxed)
         .is_err()
     {
-        let _ = slot.compare_exchange(spilled(old), raw, SeqCst, Relaxed);
+        let _ = slot.compare_exchange(g.spill_value(old), raw, SeqCst, Relaxed);
     }
 }
 
@@ -467,8 +468,7 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
     let value = |i: usize, c: Cell| match i {
         0 => c.with_more(more).0,
         1 => c.with_more(sec).0,
-        _ if c.is_empty() => 0,
-        _ => c.with_tag(g.index).0,
+        _ => g.spill_value(c),
     };
     // Every store is a compare-and-swap against the value this check read: if another
     // goroutine changed the cell meanwhile (two accesses to one granule at the same

@@ -193,13 +193,7 @@ fn page_word(base: usize, addr: usize) -> &'static AtomicU64 {
 /// created there; never cleared: a page's objects are freed one by one).
 #[inline]
 pub fn note_meta(addr: usize) {
-    let (word, bit) = (
-        page_word(META_PAGES, addr),
-        1u64 << ((addr >> PAGE_SHIFT) % 64),
-    );
-    if word.load(Ordering::Relaxed) & bit == 0 {
-        word.fetch_or(bit, Ordering::Relaxed);
-    }
+    set_page_bit(META_PAGES, addr);
 }
 
 /// Whether a page of `[addr, addr+size)` was marked by [`note_meta`] (a word of bits
@@ -223,7 +217,14 @@ pub fn may_have_meta(addr: usize, size: usize) -> bool {
 /// then still all zero: nothing was ever allocated there, so nothing was recorded).
 #[inline(always)]
 fn first_use(addr: usize) -> bool {
-    let (word, bit) = (used_word(addr), 1u64 << ((addr >> PAGE_SHIFT) % 64));
+    set_page_bit(USED, addr)
+}
+
+/// Sets the bit of the app page containing `addr` in the page bitmap at `base`
+/// (no store when it is set already); whether it was not set before.
+#[inline(always)]
+fn set_page_bit(base: usize, addr: usize) -> bool {
+    let (word, bit) = (page_word(base, addr), 1u64 << ((addr >> PAGE_SHIFT) % 64));
     word.load(Ordering::Relaxed) & bit == 0 && word.fetch_or(bit, Ordering::Relaxed) & bit == 0
 }
 
