@@ -109,11 +109,19 @@ pub enum Choice {
     Preempted,
 }
 
+/// A slot's lock-free words: the epoch counter its holder advances on every release
+/// and who holds it. One cache line per slot: with the slots side by side, every
+/// release's increment would move a line that all running goroutines write.
+#[repr(align(64))]
+struct SlotWords {
+    epoch: AtomicU32,
+    holder: AtomicU32,
+}
+
 /// All slots. Attach/detach take a spin lock (goroutine start and end only); epoch
 /// increments and the holder check of a release are lock-free.
 pub struct SlotTable {
-    epochs: [AtomicU32; MAX_SLOTS],
-    holders: [AtomicU32; MAX_SLOTS],
+    words: [SlotWords; MAX_SLOTS],
     inner: crate::lock::Mutex<Inner>,
 }
 
@@ -126,8 +134,12 @@ impl Default for SlotTable {
 impl SlotTable {
     pub fn new() -> Self {
         SlotTable {
-            epochs: [const { AtomicU32::new(0) }; MAX_SLOTS],
-            holders: [const { AtomicU32::new(NOBODY) }; MAX_SLOTS],
+            words: [const {
+                SlotWords {
+                    epoch: AtomicU32::new(0),
+                    holder: AtomicU32::new(NOBODY),
+                }
+            }; MAX_SLOTS],
             inner: crate::lock::Mutex::new(Inner {
                 slots: Vec::new(),
                 free: VecDeque::new(),
@@ -148,14 +160,21 @@ impl SlotTable {
         let mut inner = self.inner.lock();
         for _ in 0..2 * MAX_SLOTS {
             let (slot, choice) = self.choose(&mut inner, known)?;
-            let epoch = self.epochs[slot as usize].fetch_add(1, Ordering::Relaxed) + 1;
+            let epoch = self.words[slot as usize]
+                .epoch
+                .fetch_add(1, Ordering::Relaxed)
+                + 1;
             let st = &mut inner.slots[slot as usize];
             if epoch > MAX_EPOCH {
                 st.retired = true;
-                self.holders[slot as usize].store(NOBODY, Ordering::Relaxed);
+                self.words[slot as usize]
+                    .holder
+                    .store(NOBODY, Ordering::Relaxed);
                 continue;
             }
-            self.holders[slot as usize].store(gid, Ordering::Relaxed);
+            self.words[slot as usize]
+                .holder
+                .store(gid, Ordering::Relaxed);
             st.seen = epoch; // activity is counted from the new holder's start
             st.journal.push(Tenure {
                 start: epoch,
@@ -202,7 +221,7 @@ impl SlotTable {
         for _ in 0..2 * n {
             let s = inner.hand % n;
             inner.hand = (s + 1) % n;
-            let now = self.epochs[s].load(Ordering::Relaxed);
+            let now = self.words[s].epoch.load(Ordering::Relaxed);
             let st = &mut inner.slots[s];
             if st.retired {
                 continue;
@@ -219,7 +238,7 @@ impl SlotTable {
     /// Whether `gid` still holds `slot` (it may have been preempted).
     #[inline]
     pub fn holds(&self, slot: Slot, gid: u32) -> bool {
-        self.holders[slot as usize].load(Ordering::Relaxed) == gid
+        self.words[slot as usize].holder.load(Ordering::Relaxed) == gid
     }
 
     /// Goroutine `gid` leaves `slot` because it `ended` (else it moves to another slot);
@@ -231,10 +250,12 @@ impl SlotTable {
         if ended {
             st.journal.finish(gid);
         }
-        if self.holders[slot as usize].load(Ordering::Relaxed) != gid {
+        if self.words[slot as usize].holder.load(Ordering::Relaxed) != gid {
             return;
         }
-        self.holders[slot as usize].store(NOBODY, Ordering::Relaxed);
+        self.words[slot as usize]
+            .holder
+            .store(NOBODY, Ordering::Relaxed);
         st.last_used = last_used;
         if !st.retired {
             inner.free.push_back(slot);
@@ -252,7 +273,10 @@ impl SlotTable {
     /// exhausted: the caller must move to another slot.
     #[inline]
     pub fn tick(&self, slot: Slot) -> Option<Epoch> {
-        let e = self.epochs[slot as usize].fetch_add(1, Ordering::Relaxed) + 1;
+        let e = self.words[slot as usize]
+            .epoch
+            .fetch_add(1, Ordering::Relaxed)
+            + 1;
         (e <= MAX_EPOCH).then_some(e)
     }
 
@@ -263,7 +287,8 @@ impl SlotTable {
 
     /// The newest epoch handed out on every slot (used to acquire "everything so far").
     pub fn latest(&self, slot: Slot) -> Epoch {
-        self.epochs[slot as usize]
+        self.words[slot as usize]
+            .epoch
             .load(Ordering::Relaxed)
             .min(MAX_EPOCH)
     }

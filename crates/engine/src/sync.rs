@@ -23,6 +23,9 @@ pub struct SyncState {
     pub clock: SyncClock,
 }
 
+/// One cache line each: objects are allocated side by side, and two goroutines'
+/// private mutexes or counters would otherwise fight over one line.
+#[repr(align(64))]
 pub struct SyncVar {
     /// The exact address this object is for.
     addr: AtomicUsize,
