@@ -236,6 +236,14 @@ impl Cell {
         Some(Cell((self.0 & !RANGE_MASK) | range))
     }
 
+    /// `self` is an earlier access of `cur`'s slot to the same bytes with the same kind
+    /// (epoch and site aside): a goroutine reading a shared word again after a release.
+    #[inline(always)]
+    pub const fn renewed_by(self, cur: Cell) -> bool {
+        const SLOT_MASK: u64 = ((1 << SLOT_BITS) - 1) << SLOT_SHIFT;
+        (self.0 ^ cur.0) & (SLOT_MASK | KIND_MASK | RANGE_MASK) == 0
+    }
+
     /// Same goroutine slot and same epoch.
     #[inline(always)]
     pub const fn same_stamp(self, other: Cell) -> bool {

@@ -504,6 +504,15 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
     }
     if replace != 0 {
         let i = replace.trailing_zeros() as usize;
+        if i >= 2 && replace == 1 << i && cells[i].renewed_by(cur) {
+            // The goroutine's own earlier access in a spilled cell, renewed (a word
+            // that many goroutines read, read again in a new epoch): a plain store,
+            // like the inline cases. The cell stays this granule's, so its
+            // announcement stands; a simultaneous store into it by another goroutine
+            // can be lost (see the module documentation).
+            cell_slot(&g, i).store(value(i, new), Relaxed);
+            return Some(Outcome::Stored);
+        }
         if !put(i, new, raw[i]) {
             return None;
         }
