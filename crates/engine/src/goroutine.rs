@@ -27,6 +27,9 @@ pub struct Frame {
 const UNRESOLVED: u32 = u32::MAX;
 /// A frame (and everything above it) whose stack the full depot has no node for.
 const NO_ROOM: u32 = u32::MAX - 1;
+/// Children remembered for the top frame (see `ShadowStack::memo`).
+const MEMO: usize = 4;
+const _: () = assert!(MEMO.is_power_of_two());
 /// Entries of the site cache a goroutine starts with, and grows to once it has missed
 /// [`SITE_CACHE_BIG`] times (a goroutine doing real work: deep or recursive stacks).
 const SITE_CACHE_SMALL: usize = 64;
@@ -64,6 +67,14 @@ pub struct ShadowStack {
     /// what it was when that frame was pushed, so pushing the same pc again (a function
     /// called in a loop, an atomic operation's caller frame) restores its node.
     popped: Option<(u64, u32)>,
+    /// Nodes of the children the top frame called and that returned, direct-mapped
+    /// by pc: valid while the stack has `memo_len` frames and none of them was
+    /// popped since (the memo is cleared whenever a pop leaves another length), so
+    /// they are children of the very frame on top. A loop that calls a few functions
+    /// in turn (a map access, an atomic operation, a lock) gets each call's node back
+    /// when it pushes it again, without a lookup.
+    memo: [(u64, u32); MEMO],
+    memo_len: usize,
     cache: Vec<CacheEntry>,
     misses: u32,
 }
@@ -79,6 +90,8 @@ impl ShadowStack {
         ShadowStack {
             frames: Vec::new(),
             popped: None,
+            memo: [(0, UNRESOLVED); MEMO],
+            memo_len: 0,
             cache: Vec::new(),
             misses: 0,
         }
@@ -93,11 +106,11 @@ impl ShadowStack {
     /// Enters a function called from `pc` at stack `depth` (see [`Frame`]).
     #[inline(always)]
     pub fn enter(&mut self, pc: u64, depth: u32) {
+        let len = self.frames.len();
         let node = match self.popped.take() {
             Some((p, node)) if p == pc => node,
-            _ => UNRESOLVED,
+            _ => self.recall(pc, len),
         };
-        let len = self.frames.len();
         if len == self.frames.capacity() {
             // A tail call: nothing stays live across it, so the common path saves no
             // registers.
@@ -124,6 +137,38 @@ impl ShadowStack {
     #[inline(always)]
     pub fn pop(&mut self) {
         self.popped = self.frames.pop().map(|f| (f.pc, f.node));
+        if let Some((pc, node)) = self.popped {
+            if node != UNRESOLVED {
+                self.remember(pc, node);
+            }
+        }
+    }
+
+    /// The memo slot of a child pc (Fibonacci hashing: the top bits of the product).
+    #[inline(always)]
+    fn memo_slot(pc: u64) -> usize {
+        (pc.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - MEMO.trailing_zeros())) as usize
+    }
+
+    /// The node of frame `pc` pushed on top of `len` frames, if it returned lately
+    /// (see `memo`).
+    #[inline(always)]
+    fn recall(&self, pc: u64, len: usize) -> u32 {
+        match self.memo[Self::memo_slot(pc)] {
+            (p, node) if p == pc && self.memo_len == len => node,
+            _ => UNRESOLVED,
+        }
+    }
+
+    /// Records the node of frame `pc`, which just returned to the top frame.
+    #[inline(always)]
+    fn remember(&mut self, pc: u64, node: u32) {
+        let len = self.frames.len();
+        if len != self.memo_len {
+            self.memo = [(0, UNRESOLVED); MEMO];
+            self.memo_len = len;
+        }
+        self.memo[Self::memo_slot(pc)] = (pc, node);
     }
 
     /// Leaves the function entered at `depth`: frames entered deeper than it, left
@@ -463,6 +508,52 @@ mod tests {
         s.push(0x200);
         assert_ne!(s.site(&depot, 0x250), first, "a different stack");
         assert_eq!(depot.pcs(s.site(&depot, 0x250)), vec![0x250, 0x200, 0x300]);
+    }
+
+    #[test]
+    fn functions_called_in_turn_keep_their_nodes_under_their_caller_only() {
+        let depot = StackDepot::new();
+        let mut s = ShadowStack::new();
+        s.push(0x100);
+        s.push(0x200); // a loop body calling lock, a map access, unlock in turn
+        let mut sites = Vec::new();
+        for callee in [0x300, 0x400, 0x500] {
+            s.push(callee);
+            sites.push(s.site(&depot, callee + 0x10));
+            s.pop();
+        }
+        let n = depot.len();
+        for (i, callee) in [0x300, 0x400, 0x500].into_iter().enumerate() {
+            s.push(callee);
+            assert_ne!(
+                s.frames.last().map(|f| f.node),
+                Some(UNRESOLVED),
+                "{callee:#x} recalled"
+            );
+            assert_eq!(s.site(&depot, callee + 0x10), sites[i]);
+            s.pop();
+        }
+        assert_eq!(depot.len(), n, "no new node");
+        // The loop's frame returns and another function at its depth calls the same
+        // callees: their nodes are not the remembered ones.
+        s.pop();
+        s.push(0x600);
+        for (i, callee) in [0x300, 0x400, 0x500].into_iter().enumerate() {
+            s.push(callee);
+            let site = s.site(&depot, callee + 0x10);
+            assert_ne!(site, sites[i]);
+            assert_eq!(depot.pcs(site), vec![callee + 0x10, callee, 0x600, 0x100]);
+            s.pop();
+        }
+        // Frames abandoned by a recovered panic go with their caller's exit, and the
+        // memo with them.
+        s.push(0x700);
+        s.push(0x300);
+        s.exit(0);
+        assert_eq!(
+            depot.pcs(s.site(&depot, 0x710)),
+            vec![0x710, 0x700, 0x600, 0x100]
+        );
     }
 
     #[test]
