@@ -32,7 +32,9 @@
 //! Cells are relaxed atomics. The fast path only loads. The most common stores, into
 //! an empty granule and beside, over or into (a byte loop) a granule's single cell, are
 //! plain stores, as in ThreadSanitizer: a locked instruction there costs about 20 cycles
-//! and waits for the program's pending stores, on every new object. Two goroutines
+//! and waits for the program's pending stores, on every new object. So is a
+//! goroutine's renewal of its own spilled cell (a word many goroutines read, read
+//! again in a new epoch). Two goroutines
 //! storing into one such granule within the same few nanoseconds can overwrite each
 //! other's access, which is the other way to miss a race (found on the racing
 //! accesses' next round, as racy loops repeat). Every other store (into a full pair,
