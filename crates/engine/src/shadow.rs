@@ -262,7 +262,7 @@ fn check_and_store_general<F: FnMut() -> u32>(
         let r = if Cell(p0).more() || see_spilled {
             check_spilled(g, clock, cur, [p0, p1], see_spilled, site)
         } else {
-            check_cells(g, clock, cur, [p0, p1], site)
+            check_cells(g, clock, cur, [p0, p1], 0b11, site)
         };
         match r {
             Some(outcome) => return outcome,
@@ -287,15 +287,10 @@ fn check_spilled<F: FnMut() -> u32>(
     let secondary = all || Cell(primary[1]).more();
     let s = g.spilled(secondary);
     bump(Stat::Spilled);
-    // A spilled cell of this goroutine and epoch that covers the access (the fast path
-    // only sees the primary pair): known, without the full check, and moved into the
-    // primary pair so that the next such access takes the fast path.
-    if let Some(i) = (0..SPILLED).find(|&i| g.owns(i, s[i]) && Cell(s[i]).subsumes(cur)) {
-        promote(g, clock, cur, primary, i, s[i]);
-        return Some(Outcome::Known);
-    }
+    // Bit `i`: spilled cell `i` is this granule's.
+    let owned = (0..SPILLED).fold(0u32, |m, i| m | (u32::from(g.owns(i, s[i])) << i));
     let p0 = Cell(primary[0]);
-    if p0.more() && !s.iter().enumerate().any(|(i, &c)| g.owns(i, c)) {
+    if p0.more() && owned == 0 {
         // None of the spilled cells is this granule's any more (newer accesses replaced
         // them): back to the primary pair, which later checks read alone. A spill
         // claimed meanwhile is seen by the second look, or claimed after it, and then
@@ -334,12 +329,12 @@ fn check_spilled<F: FnMut() -> u32>(
             g.primary[0].fetch_or(MORE, SeqCst);
             return None;
         }
-        return check_cells(g, clock, cur, [bare, p1], site);
+        return check_cells(g, clock, cur, [bare, p1], 0b11, site);
     }
     let mut raw = [0; 2 + SPILLED];
     raw[..2].copy_from_slice(&primary);
     raw[2..].copy_from_slice(&s);
-    check_cells(g, clock, cur, raw, site)
+    check_cells(g, clock, cur, raw, 0b11 | owned << 2, site)
 }
 
 /// Swaps spilled cell `i` (holding `raw`, this goroutine's and epoch's) with a primary
@@ -411,6 +406,7 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
     clock: &ThreadClock,
     cur: Cell,
     raw: [u64; N],
+    mine: u32,
     site: &mut LazySite<F>,
 ) -> Option<Outcome> {
     const { assert!(N == 2 || N == 2 + SPILLED) };
@@ -420,10 +416,8 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
     // granules' overflow cells, which `mine` leaves out); `raw` is as read, for the
     // compare-and-swaps. Bit `i` of `mine`/`replace`: cell `i`.
     let mut cells = [Cell::EMPTY; N];
-    let mut mine: u32 = 0b11;
     for i in 0..n {
-        if i < 2 || g.owns(i - 2, raw[i]) {
-            mine |= 1 << i;
+        if mine & (1 << i) != 0 {
             cells[i] = Cell(raw[i]).with_more(false).with_tag(0);
         }
     }
@@ -439,6 +433,12 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
             continue;
         }
         if c.subsumes(cur) {
+            if i >= 2 {
+                // A spilled cell of this goroutine and epoch (the fast path only sees
+                // the primary pair): moved into the primary pair, so that the next
+                // such access takes the fast path.
+                promote(g, clock, cur, [raw[0], raw[1]], i - 2, raw[i]);
+            }
             return Some(Outcome::Known);
         }
         if !happens_before(c, clock) {
