@@ -423,8 +423,8 @@ impl<P: Platform> Detector<P> {
         let mut a = head_end;
         while a < body_end {
             bump(Stat::RangeGranule);
-            let granule = self.platform.granule(a);
-            let look = shadow::look_whole(granule, (mask, value));
+            let primary = self.platform.primary(a);
+            let look = shadow::look_whole(primary, (mask, value));
             if look == shadow::Whole::Known {
                 a += 8;
                 continue;
@@ -436,7 +436,7 @@ impl<P: Platform> Detector<P> {
                 bump(Stat::OneCell);
                 let stack = &mut g.stack;
                 let s = *site.get_or_insert_with(|| stack.site(&self.stacks, pc));
-                shadow::store_fresh(granule, whole.with_site(s));
+                shadow::store_fresh(primary, whole.with_site(s));
                 bump(Stat::Stored);
                 g.stamped = true;
             } else if !self.range_part(g, a, 8, kind, pc, &mut site) {

@@ -138,9 +138,9 @@ pub enum Whole {
 /// cell (`test` is [`Cell::whole_test`] of the access), and whether the granule is
 /// empty.
 #[inline(always)]
-pub fn look_whole(g: Granule<'_>, (mask, value): (u64, u64)) -> Whole {
-    let p0 = g.primary[0].load(Relaxed);
-    let p1 = g.primary[1].load(Relaxed);
+pub fn look_whole(primary: &[AtomicU64; 2], (mask, value): (u64, u64)) -> Whole {
+    let p0 = primary[0].load(Relaxed);
+    let p1 = primary[1].load(Relaxed);
     if p0 & mask == value || p1 & mask == value {
         Whole::Known
     } else if p0 | p1 == 0 {
@@ -153,8 +153,8 @@ pub fn look_whole(g: Granule<'_>, (mask, value): (u64, u64)) -> Whole {
 /// Stores `cell` (with its site) into a granule found empty: a plain store into its
 /// first cell (see the module documentation).
 #[inline(always)]
-pub fn store_fresh(g: Granule<'_>, cell: Cell) {
-    g.primary[0].store(cell.0, Relaxed);
+pub fn store_fresh(primary: &[AtomicU64; 2], cell: Cell) {
+    primary[0].store(cell.0, Relaxed);
 }
 
 /// What [`check_and_store`] found.
