@@ -287,8 +287,22 @@ fn check_spilled<F: FnMut() -> u32>(
     let secondary = all || Cell(primary[1]).more();
     let s = g.spilled(secondary);
     bump(Stat::Spilled);
-    // Bit `i`: spilled cell `i` is this granule's.
-    let owned = (0..SPILLED).fold(0u32, |m, i| m | (u32::from(g.owns(i, s[i])) << i));
+    // A spilled cell of this goroutine and epoch that covers the access (the fast path
+    // only sees the primary pair): known, without the full check, and moved into the
+    // primary pair so that the next such access takes the fast path.
+    // Bit `i` of `owned`: spilled cell `i` is this granule's; of `covering`: and it
+    // covers the access.
+    let (mut owned, mut covering) = (0u32, 0u32);
+    for (i, &c) in s.iter().enumerate() {
+        let own = g.owns(i, c);
+        owned |= u32::from(own) << i;
+        covering |= u32::from(own && Cell(c).subsumes(cur)) << i;
+    }
+    if covering != 0 {
+        let i = covering.trailing_zeros() as usize;
+        promote(g, clock, cur, primary, i, s[i]);
+        return Some(Outcome::Known);
+    }
     let p0 = Cell(primary[0]);
     if p0.more() && owned == 0 {
         // None of the spilled cells is this granule's any more (newer accesses replaced
@@ -433,12 +447,6 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
             continue;
         }
         if c.subsumes(cur) {
-            if i >= 2 {
-                // A spilled cell of this goroutine and epoch (the fast path only sees
-                // the primary pair): moved into the primary pair, so that the next
-                // such access takes the fast path.
-                promote(g, clock, cur, [raw[0], raw[1]], i - 2, raw[i]);
-            }
             return Some(Outcome::Known);
         }
         if !happens_before(c, clock) {
