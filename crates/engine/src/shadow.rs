@@ -242,20 +242,28 @@ pub fn check_and_store<'a>(
         return Outcome::Stored;
     }
     bump(Stat::General);
-    check_and_store_general(granule(), clock, cur, &mut site)
+    let g = granule();
+    if p0.0 != 0 && p1.0 != 0 && !p0.more() && !p1.more() {
+        if let Some(outcome) = check_pair(g, clock, cur, [p0, p1], &mut site) {
+            return outcome;
+        }
+        // A lost compare-and-swap: look again, spilled cells included.
+        return check_and_store_general(g, clock, cur, true, &mut site);
+    }
+    check_and_store_general(g, clock, cur, false, &mut site)
 }
 
-/// [`check_and_store`] past the empty-granule case: the primary pair alone while the
-/// granule never spilled, its spilled cells too otherwise; again until no
-/// compare-and-swap is lost.
+/// [`check_and_store`] past the inline cases: the primary pair alone while the granule
+/// never spilled, its spilled cells too otherwise (or from the start, `see_spilled`,
+/// after a lost compare-and-swap); again until no compare-and-swap is lost.
 #[inline(never)]
 fn check_and_store_general<F: FnMut() -> u32>(
     g: Granule<'_>,
     clock: &ThreadClock,
     cur: Cell,
+    mut see_spilled: bool,
     site: &mut LazySite<F>,
 ) -> Outcome {
-    let mut see_spilled = false;
     loop {
         let p0 = g.primary[0].load(Relaxed);
         let p1 = g.primary[1].load(Relaxed);
@@ -459,22 +467,6 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
     }
 
     let new = site.on(cur);
-    // A spilled cell just written (spilled cell `j`) must be found: announce it on the
-    // primary pair (the flags may have been cleared since they were read: see
-    // `check_spilled`). The flags are looked at after the claim, in the same total
-    // order: one still set was cleared after this look if at all, and that clearing's
-    // second look at the spilled cells then sees the claim and sets it again.
-    let announce = |j: usize| {
-        let flag = |c: &AtomicU64| {
-            if c.load(SeqCst) & MORE == 0 {
-                c.fetch_or(MORE, SeqCst);
-            }
-        };
-        if j >= OVERFLOW {
-            flag(&g.primary[1]);
-        }
-        flag(&g.primary[0]);
-    };
     let value = |i: usize, c: Cell| match i {
         0 => c.with_more(more).0,
         1 => c.with_more(sec).0,
@@ -491,7 +483,7 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
             .compare_exchange(expect, v, order, Relaxed)
             .is_ok();
         if ok && i >= 2 && v != 0 {
-            announce(i - 2);
+            announce(g, i - 2);
         }
         ok
     };
@@ -533,33 +525,8 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
     }
     // Spill: a free overflow cell of the block, else an empty secondary cell.
     if N == 2 {
-        // The spilled cells were not read: claim the first free one. The first cell of
-        // each plane is claimed without reading it (a compare-and-swap against empty),
-        // so a page of shadow never used is faulted in once, for writing. A cell of
-        // this granule found on the way was not checked (a spill whose claimer has not
-        // announced it yet): look again with it.
-        for j in 0..SPILLED {
-            let slot = g.spill_slot(j);
-            let mut seen = if j == 0 || j == OVERFLOW {
-                0
-            } else {
-                slot.load(Relaxed)
-            };
-            if seen == 0 {
-                match slot.compare_exchange(0, value(2 + j, new), SeqCst, Relaxed) {
-                    Ok(_) => {
-                        announce(j);
-                        return Some(Outcome::Stored);
-                    }
-                    Err(v) => seen = v,
-                }
-            }
-            if g.owns(j, seen) {
-                return None;
-            }
-        }
-        // All taken, by neighbours only: none of this granule's own to evict here.
-        return None;
+        // The spilled cells were not read: claim the first free one.
+        return claim_spilled(g, g.spill_value(new));
     }
     if let Some(j) = (0..SPILLED).find(|&j| raw[2 + j] == 0) {
         return put(2 + j, new, 0).then_some(Outcome::Stored);
@@ -574,6 +541,114 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
         .nth(pick)
         .unwrap_or(0);
     put(victim, new, raw[victim]).then_some(Outcome::Stored)
+}
+
+/// Both primary cells in use and the granule never spilled: [`check_cells`] for two
+/// cells, in a function small enough to keep them in registers (a word that two
+/// accesses share: a counter's atomic write and read, a map header's write and read
+/// under a lock). `None` when a compare-and-swap lost, or a claimed spilled cell of
+/// this granule was found: look again, spilled cells included.
+#[inline(never)]
+fn check_pair<F: FnMut() -> u32>(
+    g: Granule<'_>,
+    clock: &ThreadClock,
+    cur: Cell,
+    p: [Cell; 2],
+    site: &mut LazySite<F>,
+) -> Option<Outcome> {
+    let bytes = cur.byte_mask();
+    let mut replace = 0u32;
+    let mut mergeable = false;
+    for (i, &c) in p.iter().enumerate() {
+        mergeable |= c.same_access_but_site_and_range(cur);
+        if c.byte_mask() & bytes == 0 {
+            continue;
+        }
+        if c.subsumes(cur) {
+            return Some(Outcome::Known);
+        }
+        if !happens_before(c, clock) {
+            if c.kinds_conflict(cur) {
+                return Some(Outcome::Race(c));
+            }
+        } else if cur.covers(c) && cur.at_least_as_strong(c) {
+            replace |= 1 << i;
+        }
+    }
+    let new = site.on(cur);
+    let cas = |i: usize, v: u64| {
+        g.primary[i]
+            .compare_exchange(p[i].0, v, Relaxed, Relaxed)
+            .is_ok()
+    };
+    // Merged into a cell, else in place of the first cell it subsumes; another one it
+    // subsumes is emptied.
+    let merged = if mergeable {
+        (0..2).find_map(|i| Some((i, p[i].merge(new)?)))
+    } else {
+        None
+    };
+    let placed =
+        merged.or_else(|| (replace != 0).then(|| (replace.trailing_zeros() as usize, new)));
+    let Some((i, c)) = placed else {
+        return claim_spilled(g, g.spill_value(new));
+    };
+    if !cas(i, c.0) {
+        return None;
+    }
+    if replace & (1 << (1 - i)) != 0 {
+        cas(1 - i, 0);
+    }
+    Some(Outcome::Stored)
+}
+
+/// A spill from a granule whose spilled cells were not read: claims the first free
+/// one for `value` (the new cell, tagged) and announces it. The first cell of each
+/// plane is claimed without reading it (a compare-and-swap against empty), so a page
+/// of shadow never used is faulted in once, for writing. `None` when a cell of this
+/// granule was found on the way (a spill whose claimer has not announced it yet: it
+/// was not checked, look again with it) or when every cell is a neighbour's.
+#[inline(never)]
+fn claim_spilled(g: Granule<'_>, value: u64) -> Option<Outcome> {
+    for j in 0..SPILLED {
+        let slot = g.spill_slot(j);
+        let mut seen = if j == 0 || j == OVERFLOW {
+            0
+        } else {
+            slot.load(Relaxed)
+        };
+        if seen == 0 {
+            match slot.compare_exchange(0, value, SeqCst, Relaxed) {
+                Ok(_) => {
+                    announce(g, j);
+                    return Some(Outcome::Stored);
+                }
+                Err(v) => seen = v,
+            }
+        }
+        if g.owns(j, seen) {
+            return None;
+        }
+    }
+    // All taken, by neighbours only: none of this granule's own to evict here.
+    None
+}
+
+/// Announces spilled cell `j`, just claimed, on the granule's primary pair: a spilled
+/// cell just written must be found, and the flags may have been cleared since they
+/// were read (see `check_spilled`). The flags are looked at after the claim, in the
+/// same total order: one still set was cleared after this look if at all, and that
+/// clearing's second look at the spilled cells then sees the claim and sets it again.
+fn announce(g: Granule<'_>, j: usize) {
+    let flag = |c: &AtomicU64| {
+        if c.load(SeqCst) & MORE == 0 {
+            c.fetch_or(MORE, SeqCst);
+        }
+    };
+    if j >= OVERFLOW {
+        flag(&g.primary[1]);
+    }
+    flag(&g.primary[0]);
 }
 
 /// Forgets every access remembered for the granule (memory was freshly allocated).
