@@ -409,6 +409,43 @@ fn cell_slot<'a>(g: &Granule<'a>, i: usize) -> &'a AtomicU64 {
     }
 }
 
+/// Compares `cur` with a granule's cells (tag and `more` stripped, empty where not
+/// the granule's), in order: the first that already says everything `cur` would makes
+/// it known, the first conflicting one that does not happen before it is a race
+/// (returned). Otherwise sets bit `i` of `replace` for each cell `cur` subsumes (it
+/// happens before, `cur` covers its bytes and is at least as strong), and `mergeable`
+/// if a cell of the same goroutine, epoch and kind may merge with it (a byte loop).
+#[inline(always)]
+fn classify<const N: usize>(
+    cells: &[Cell; N],
+    clock: &ThreadClock,
+    cur: Cell,
+    replace: &mut u32,
+    mergeable: &mut bool,
+) -> Option<Outcome> {
+    let bytes = cur.byte_mask();
+    for (i, &c) in cells.iter().enumerate() {
+        if c.is_empty() {
+            continue;
+        }
+        *mergeable |= c.same_access_but_site_and_range(cur);
+        if c.byte_mask() & bytes == 0 {
+            continue;
+        }
+        if c.subsumes(cur) {
+            return Some(Outcome::Known);
+        }
+        if !happens_before(c, clock) {
+            if c.kinds_conflict(cur) {
+                return Some(Outcome::Race(c));
+            }
+        } else if cur.covers(c) && cur.at_least_as_strong(c) {
+            *replace |= 1 << i;
+        }
+    }
+    None
+}
+
 /// One attempt over the granule's cells as read: the primary pair (`N` = 2) or the
 /// primary pair then its spilled cells (`N` = 8: the block's overflow cells, of which
 /// only its own count, and its secondary pair). `None` when one of its
@@ -443,27 +480,9 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
             cells[i] = Cell(raw[i]).with_more(false).with_tag(0);
         }
     }
-    let mut replace: u32 = 0;
-    let mut mergeable = false;
-    let bytes = cur.byte_mask();
-    for (i, &c) in cells.iter().enumerate() {
-        if c.is_empty() {
-            continue;
-        }
-        mergeable |= c.same_access_but_site_and_range(cur);
-        if c.byte_mask() & bytes == 0 {
-            continue;
-        }
-        if c.subsumes(cur) {
-            return Some(Outcome::Known);
-        }
-        if !happens_before(c, clock) {
-            if c.kinds_conflict(cur) {
-                return Some(Outcome::Race(c));
-            }
-        } else if cur.covers(c) && cur.at_least_as_strong(c) {
-            replace |= 1 << i;
-        }
+    let (mut replace, mut mergeable) = (0, false);
+    if let Some(decided) = classify(&cells, clock, cur, &mut replace, &mut mergeable) {
+        return Some(decided);
     }
 
     let new = site.on(cur);
@@ -556,24 +575,9 @@ fn check_pair<F: FnMut() -> u32>(
     p: [Cell; 2],
     site: &mut LazySite<F>,
 ) -> Option<Outcome> {
-    let bytes = cur.byte_mask();
-    let mut replace = 0u32;
-    let mut mergeable = false;
-    for (i, &c) in p.iter().enumerate() {
-        mergeable |= c.same_access_but_site_and_range(cur);
-        if c.byte_mask() & bytes == 0 {
-            continue;
-        }
-        if c.subsumes(cur) {
-            return Some(Outcome::Known);
-        }
-        if !happens_before(c, clock) {
-            if c.kinds_conflict(cur) {
-                return Some(Outcome::Race(c));
-            }
-        } else if cur.covers(c) && cur.at_least_as_strong(c) {
-            replace |= 1 << i;
-        }
+    let (mut replace, mut mergeable) = (0, false);
+    if let Some(decided) = classify(&p, clock, cur, &mut replace, &mut mergeable) {
+        return Some(decided);
     }
     let new = site.on(cur);
     let cas = |i: usize, v: u64| {
