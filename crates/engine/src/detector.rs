@@ -178,7 +178,10 @@ impl<P: Platform> Detector<P> {
 
     fn attach(&self, g: &mut Goroutine) {
         match self.slots.attach(&g.clock, g.gid, g.creation) {
-            Some((slot, epoch, _)) => g.set_epoch(slot, epoch),
+            Some((slot, epoch, _)) => {
+                g.set_epoch(slot, epoch);
+                g.tenure = epoch;
+            }
             None => {
                 // Every slot's epochs are used up (about a billion releases): keep going
                 // on a saturated stamp. Races involving this goroutine may be missed.
@@ -271,9 +274,10 @@ impl<P: Platform> Detector<P> {
         if self.options.detect_deadlocks {
             self.locks.lock().goroutine_end(g.gid);
         }
-        self.slots.detach(g.slot, g.gid, g.last_used_epoch(), true);
-        for &slot in &g.moved_from {
-            self.slots.finished(slot, g.gid);
+        self.slots
+            .detach(g.slot, g.gid, g.last_used_epoch(), Some(g.tenure));
+        for &(slot, start) in &g.moved_from {
+            self.slots.finished(slot, g.gid, start);
         }
     }
 
@@ -287,9 +291,11 @@ impl<P: Platform> Detector<P> {
             }
             self.slots.retire(g.slot);
         }
-        self.slots.detach(g.slot, g.gid, g.epoch, false);
-        if !g.moved_from.contains(&g.slot) {
-            g.moved_from.push(g.slot);
+        self.slots.detach(g.slot, g.gid, g.epoch, None);
+        // One entry per slot (at most MAX_SLOTS), naming the latest tenure there.
+        match g.moved_from.iter_mut().find(|(s, _)| *s == g.slot) {
+            Some(m) => m.1 = g.tenure,
+            None => g.moved_from.push((g.slot, g.tenure)),
         }
         self.attach(g);
     }

@@ -361,9 +361,11 @@ pub struct Goroutine {
     pub ignore_sync: u32,
     /// Stack-depot node of the `go` statement that created this goroutine.
     pub creation: u32,
-    /// Slots this goroutine held before moving on (preempted or exhausted); their
-    /// journals learn when it ends.
-    pub moved_from: Vec<Slot>,
+    /// The epoch at which this goroutine's tenure on `slot` started (its journal entry).
+    pub tenure: Epoch,
+    /// Slots this goroutine held before moving on (preempted or exhausted), each with
+    /// the start of its latest tenure there; their journals learn when it ends.
+    pub moved_from: Vec<(Slot, Epoch)>,
     /// The goroutine's own Go stack `[lo, hi)` as of its latest function entry (empty
     /// until then). Go's escape analysis moves every variable whose address another
     /// goroutine could learn to the heap, so accesses here can never race: they are
@@ -393,6 +395,7 @@ impl Goroutine {
             stack: ShadowStack::new(),
             ignore_sync: 0,
             creation,
+            tenure: 0,
             moved_from: Vec::new(),
             own_stack: (0, 0),
             visible,

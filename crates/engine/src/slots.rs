@@ -76,9 +76,38 @@ impl Journal {
         Some(self.entries[i - 1])
     }
 
-    fn finish(&mut self, gid: u32) {
-        if let Some(t) = self.entries.iter_mut().rev().find(|t| t.gid == gid) {
-            t.finished = true;
+    /// Marks `gid`'s tenure that started at `start` finished. The tenure is usually
+    /// among the latest entries, but may lie thousands back when the slot was preempted
+    /// since (this runs under the table's lock at every goroutine exit): a galloping
+    /// search from the back, then a binary one, touches the recent (cached) entries
+    /// first and at most about twice the logarithm of the distance. Nothing if the
+    /// tenure was already forgotten.
+    fn finish(&mut self, gid: u32, start: Epoch) {
+        let e = &mut self.entries;
+        let n = e.len();
+        // Find `lo <= i < hi` with `e[lo].start <= start < e[hi].start` (`hi` may be n).
+        let (mut lo, mut hi, mut step) = (0, n, 1);
+        while step <= n {
+            let i = n - step;
+            if e[i].start <= start {
+                lo = i;
+                break;
+            }
+            hi = i;
+            step *= 2;
+        }
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if e[mid].start <= start {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        if let Some(t) = e.get_mut(lo) {
+            if t.start == start && t.gid == gid {
+                t.finished = true;
+            }
         }
     }
 }
@@ -241,14 +270,15 @@ impl SlotTable {
         self.words[slot as usize].holder.load(Ordering::Relaxed) == gid
     }
 
-    /// Goroutine `gid` leaves `slot` because it `ended` (else it moves to another slot);
+    /// Goroutine `gid` leaves `slot`, either because it ended (`ended` is then the
+    /// start of its tenure there, from [`Self::attach`]) or to move to another slot;
     /// `last_used` is the last epoch it stamped or released there. A preempted
     /// goroutine's slot is no longer its own to free.
-    pub fn detach(&self, slot: Slot, gid: u32, last_used: Epoch, ended: bool) {
+    pub fn detach(&self, slot: Slot, gid: u32, last_used: Epoch, ended: Option<Epoch>) {
         let mut inner = self.inner.lock();
         let st = &mut inner.slots[slot as usize];
-        if ended {
-            st.journal.finish(gid);
+        if let Some(start) = ended {
+            st.journal.finish(gid, start);
         }
         if self.words[slot as usize].holder.load(Ordering::Relaxed) != gid {
             return;
@@ -262,10 +292,11 @@ impl SlotTable {
         }
     }
 
-    /// Records that goroutine `gid`, which once held `slot` and moved on, has ended.
-    pub fn finished(&self, slot: Slot, gid: u32) {
+    /// Records that goroutine `gid`, which held `slot` from epoch `start` on and moved
+    /// on, has ended.
+    pub fn finished(&self, slot: Slot, gid: u32, start: Epoch) {
         if let Some(st) = self.inner.lock().slots.get_mut(slot as usize) {
-            st.journal.finish(gid);
+            st.journal.finish(gid, start);
         }
     }
 
@@ -317,7 +348,7 @@ mod tests {
         assert_eq!((s0, e0, c0), (0, 1, Choice::Fresh));
         let (s1, e1, _) = t.attach(&empty, 1, 0).unwrap();
         assert_eq!((s1, e1), (1, 1));
-        t.detach(s1, 1, 1, true);
+        t.detach(s1, 1, 1, Some(e1));
         // A sibling that never heard of goroutine 1 does not get its slot.
         let (s2, _, c2) = t.attach(&empty, 2, 0).unwrap();
         assert_eq!((s2, c2), (2, Choice::Fresh));
@@ -338,8 +369,8 @@ mod tests {
         for g in 0..MAX_SLOTS as u32 {
             t.attach(&empty, g, 0).unwrap();
         }
-        t.detach(5, 5, 1, true);
-        t.detach(9, 9, 1, true);
+        t.detach(5, 5, 1, Some(1));
+        t.detach(9, 9, 1, Some(1));
         let (s, _, c) = t.attach(&empty, 1000, 0).unwrap();
         assert_eq!((s, c), (5, Choice::UnsafeReuse), "oldest free first");
         let (s, _, c) = t.attach(&empty, 1001, 0).unwrap();
@@ -360,8 +391,33 @@ mod tests {
         );
         assert_eq!(t.who(7, e - 1).unwrap().gid, 7, "and the old one before");
         // The preempted goroutine's exit does not free a slot it no longer holds.
-        t.detach(7, 7, e - 1, true);
+        t.detach(7, 7, e - 1, Some(1));
         assert!(t.holds(7, 1002));
+        assert!(t.who(7, e - 1).unwrap().finished, "its tenure is finished");
+        assert!(!t.who(7, e).unwrap().finished);
+    }
+
+    #[test]
+    fn a_finished_tenure_is_found_however_far_back_it_lies() {
+        let mut j = Journal::default();
+        for i in 0..1000 {
+            j.push(Tenure {
+                start: 10 * i + 1,
+                gid: i,
+                creation: 0,
+                finished: false,
+            });
+        }
+        for (gid, start) in [(999, 9991), (998, 9981), (37, 371), (0, 1), (512, 5121)] {
+            j.finish(gid, start);
+            assert!(j.find(start + 5).unwrap().finished, "tenure of {gid}");
+        }
+        // Another goroutine's tenure, or a start that is no tenure's, changes nothing.
+        j.finish(1, 371);
+        j.finish(38, 385);
+        let done = j.entries.iter().filter(|t| t.finished).count();
+        assert_eq!(done, 5);
+        assert!(!j.find(381).unwrap().finished);
     }
 
     #[test]
@@ -370,7 +426,7 @@ mod tests {
         let empty = ThreadClock::new();
         let (s, e, _) = t.attach(&empty, 0, 0).unwrap();
         assert_eq!(t.tick(s), Some(e + 1));
-        t.detach(s, 0, e + 1, true);
+        t.detach(s, 0, e + 1, Some(e));
         let mut known = ThreadClock::new();
         known.set(s, e + 1);
         let (s2, e2, _) = t.attach(&known, 1, 0).unwrap();
