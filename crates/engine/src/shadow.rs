@@ -3,16 +3,16 @@
 //!
 //! Every 8-byte granule of application memory has two *primary* [`Cell`]s, always
 //! present. A granule that needs to remember more accesses spills, first into its
-//! 64-byte block's four *overflow* cells, which the block's eight granules share (an
+//! 64-byte block's two *overflow* cells, which the block's eight granules share (an
 //! overflow cell carries the tag of the granule it belongs to), then, once those are
 //! taken, into its own *secondary* pair. The first primary cell's `more` bit says that
 //! the granule may have spilled; the second one's, that its secondary pair may hold
 //! cells (so a granule spilled into the overflow alone never reads its secondary
 //! shadow: reading would map the kernel's zero page there, and the first store would
-//! then take a copy-on-write fault). The overflow plane is a quarter the size of the
+//! then take a copy-on-write fault). The overflow plane is an eighth the size of the
 //! primary one, the secondary plane as large; both are written only where needed, so
 //! the common spill (an initialising range write, another goroutine's field write, a
-//! read after a join) costs a quarter of the memory a per-granule plane would, and a
+//! read after a join) costs an eighth of the memory a per-granule plane would, and a
 //! granule still keeps four accesses of its own whatever its neighbours do. Where the
 //! planes live is the caller's business ([`Granule`] is three pointers and an index).
 //!
@@ -49,7 +49,7 @@ use crate::clock::ThreadClock;
 use crate::stats::{bump, Stat};
 
 /// Overflow cells per 64-byte block (eight granules).
-pub const OVERFLOW: usize = 4;
+pub const OVERFLOW: usize = 2;
 
 /// The shadow of one granule: its primary pair, its block's overflow cells, its index
 /// in the block (the tag of the overflow cells it owns), and its secondary pair.
@@ -899,13 +899,13 @@ mod tests {
         assert_eq!(flags(), (false, false), "back to the primary pair");
         assert!(m.2.iter().all(|c| c.load(Relaxed) == 0));
         // With a free overflow cell, a spill leaves the secondary pair alone.
-        m.1[2].store(0, Relaxed);
+        m.1[1].store(0, Relaxed);
         for slot in 7..=8 {
             let seen = clock(&[(6, 1), (slot, 1)]);
             assert_eq!(acc(&m, &seen, slot, 0, 8, Kind::Read), None);
         }
         assert_eq!(flags(), (true, false), "spilled into the overflow only");
-        assert_eq!(Cell(m.1[2].load(Relaxed)).tag(), 3);
+        assert_eq!(Cell(m.1[1].load(Relaxed)).tag(), 3);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //!                                  (under -race Go keeps its heap in [00c0.., 00e0..))
 //! 2000 0000 0000 - 21c0 0000 0000  primary shadow:   2 cells (16 bytes) per 8 app bytes
 //! 2400 0000 0000 - 25c0 0000 0000  secondary shadow: 2 more cells, written only if needed
-//! 2800 0000 0000 - 2870 0000 0000  overflow: 4 cells (32 bytes) per 64 app bytes, shared
+//! 2800 0000 0000 - 2838 0000 0000  overflow: 2 cells (16 bytes) per 64 app bytes, shared
 //!                                  by the block's granules, written only if needed
 //! 3000 0000 0000 - 3070 0000 0000  meta: a u32 sync-object index per 8 app bytes
 //! 3800 0000 0000 - 3800 01c0 0000  used pages: a bit per 4 KiB app page, set once
@@ -21,7 +21,7 @@
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use gorace_engine::shadow::Granule;
+use gorace_engine::shadow::{self, Granule};
 
 use crate::sys;
 
@@ -47,10 +47,13 @@ fn shadow0(addr: usize) -> usize {
     SHADOW0 + (addr & !7) * 2
 }
 
+/// Bytes of overflow cells per 64-byte application block.
+const OVERFLOW_BYTES: usize = shadow::OVERFLOW * 8;
+
 /// The overflow cells of the 64-byte block containing `addr`.
 #[inline(always)]
 fn overflow(addr: usize) -> usize {
-    OVERFLOW + (addr >> 6) * 32
+    OVERFLOW + (addr >> 6) * OVERFLOW_BYTES
 }
 
 /// Whether `addr` is application memory with shadow.
@@ -76,7 +79,7 @@ pub fn granule(addr: usize) -> Granule<'static> {
     unsafe {
         Granule {
             primary: &*(p as *const [AtomicU64; 2]),
-            overflow: &*(overflow(addr) as *const [AtomicU64; 4]),
+            overflow: &*(overflow(addr) as *const [AtomicU64; shadow::OVERFLOW]),
             index: ((addr >> 3) & 7) as u8,
             secondary: &*((p - SHADOW0 + SHADOW1) as *const [AtomicU64; 2]),
         }
@@ -138,7 +141,7 @@ pub fn map_shadow(addr: usize, size: usize) -> bool {
         let meta_pages = page_word(META_PAGES, base) as *const AtomicU64 as usize & !4095;
         let ok = map_fixed(shadow0(base), chunk_len * 2)
             && map_fixed(shadow0(base) - SHADOW0 + SHADOW1, chunk_len * 2)
-            && map_fixed(overflow(base), chunk_len / 2)
+            && map_fixed(overflow(base), chunk_len / 64 * OVERFLOW_BYTES)
             && map_fixed(META + (base >> 3) * 4, chunk_len / 2)
             && map_fixed(used, 4096)
             && map_fixed(meta_pages, 4096);
@@ -289,8 +292,8 @@ fn reset_used(addr: usize, size: usize) {
     const PAGE: usize = 4096;
     const MADVISE_MIN: usize = 64 << 10;
     /// Application bytes whose shadow is whole pages in every plane (the overflow
-    /// plane, at 32 bytes per 64, is the coarsest).
-    const WHOLE: usize = PAGE * 2;
+    /// plane, at 16 bytes per 64, is the coarsest).
+    const WHOLE: usize = PAGE * 64 / OVERFLOW_BYTES;
     let start = addr & !7;
     let end = (addr + size + 7) & !7;
     if end - start < MADVISE_MIN {
