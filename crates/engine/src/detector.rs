@@ -436,16 +436,32 @@ impl<P: Platform> Detector<P> {
                 continue;
             }
             if look == shadow::Whole::Empty {
-                // Fresh memory (a new object's initialising write): one store with the
-                // range's site, computed once.
-                bump(Stat::RangeSlow);
-                bump(Stat::OneCell);
+                // Fresh memory (a new object's initialising write): one store per
+                // granule with the range's site, computed once, for as long as the
+                // granules stay empty.
                 let stack = &mut g.stack;
                 let s = *site.get_or_insert_with(|| stack.site(&self.stacks, pc));
-                shadow::store_fresh(primary, whole.with_site(s));
-                bump(Stat::Stored);
+                let cell = whole.with_site(s);
                 g.stamped = true;
-            } else if !self.range_part(g, a, 8, kind, pc, &mut site) {
+                let mut primary = primary;
+                loop {
+                    bump(Stat::RangeSlow);
+                    bump(Stat::OneCell);
+                    bump(Stat::Stored);
+                    shadow::store_fresh(primary, cell);
+                    a += 8;
+                    if a >= body_end {
+                        break;
+                    }
+                    primary = self.platform.primary(a);
+                    if !shadow::is_fresh(primary) {
+                        break;
+                    }
+                    bump(Stat::RangeGranule);
+                }
+                continue;
+            }
+            if !self.range_part(g, a, 8, kind, pc, &mut site) {
                 return;
             }
             a += 8;

@@ -150,6 +150,13 @@ pub fn look_whole(primary: &[AtomicU64; 2], (mask, value): (u64, u64)) -> Whole 
     }
 }
 
+/// Whether both primary cells are empty (the range loop's test for the next granule
+/// of a run of fresh memory).
+#[inline(always)]
+pub fn is_fresh(primary: &[AtomicU64; 2]) -> bool {
+    primary[0].load(Relaxed) | primary[1].load(Relaxed) == 0
+}
+
 /// Stores `cell` (with its site) into a granule found empty: a plain store into its
 /// first cell (see the module documentation).
 #[inline(always)]
