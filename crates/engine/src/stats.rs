@@ -23,8 +23,10 @@ pub enum Stat {
     RangeSlow,
     /// Slow paths decided by the one-cell shapes.
     OneCell,
-    /// Slow paths that needed the general loop.
+    /// Slow paths past the one-cell shapes.
     General,
+    /// ...of which replaced both primary cells without the general comparison.
+    Superseded,
     /// Checks that read the granule's spilled cells too.
     Spilled,
     /// ...of which found none of them the granule's, which went back to its primary
@@ -57,6 +59,7 @@ const NAMES: [&str; N] = [
     "range_slow",
     "one_cell",
     "general",
+    "superseded",
     "spilled",
     "unspilled",
     "stored",
