@@ -236,6 +236,19 @@ impl Cell {
         Some(Cell((self.0 & !RANGE_MASK) | range))
     }
 
+    /// `cur` (no site) continues `self` to the right: same goroutine, epoch and kind,
+    /// its first byte right after `self`'s last (a byte loop's next byte).
+    #[inline(always)]
+    pub const fn continued_by(self, cur: Cell) -> bool {
+        self.same_access_but_site_and_range(cur) & (cur.offset() == self.offset() + self.len())
+    }
+
+    /// `self` widened over `cur`'s bytes, which continue it ([`Cell::continued_by`]).
+    #[inline(always)]
+    pub const fn extended_by(self, cur: Cell) -> Cell {
+        Cell(self.0 + (cur.len() << LEN_SHIFT))
+    }
+
     /// `self` is an earlier access of `cur`'s slot to the same bytes with the same kind
     /// (epoch and site aside): a goroutine reading a shared word again after a release.
     #[inline(always)]
@@ -398,6 +411,27 @@ mod tests {
                     assert_eq!(c.0 & mask == value, c.subsumes(whole), "{c:?} vs {whole:?}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_byte_right_after_a_cell_continues_and_extends_it() {
+        let c = cell(1, 5, 0, 3, Kind::Write).with_site(9);
+        assert!(c.continued_by(cell(1, 5, 3, 1, Kind::Write)));
+        let wider = c.extended_by(cell(1, 5, 3, 2, Kind::Write));
+        assert_eq!((wider.offset(), wider.len(), wider.site()), (0, 5, 9));
+        assert_eq!(
+            Some(wider),
+            c.merge(cell(1, 5, 3, 2, Kind::Write).with_site(9))
+        );
+        for other in [
+            cell(1, 5, 4, 1, Kind::Write), // a gap
+            cell(1, 5, 2, 1, Kind::Write), // inside
+            cell(1, 6, 3, 1, Kind::Write), // another epoch
+            cell(2, 5, 3, 1, Kind::Write), // another goroutine
+            cell(1, 5, 3, 1, Kind::Read),  // another kind
+        ] {
+            assert!(!c.continued_by(other), "{other:?}");
         }
     }
 

@@ -368,15 +368,36 @@ impl<P: Platform> Detector<P> {
                 bump(Stat::OwnStack);
                 return;
             }
-            // Only the arguments cross the call: the fast path stays within the
-            // caller-saved registers.
-            self.access_slow(g, addr, len, kind, pc);
+            // Only the arguments cross the calls: the fast path stays within the
+            // caller-saved registers. The last site computed was for this very pc:
+            // perhaps a byte loop's next byte.
+            if g.stack.last_site_pc() == pc {
+                self.access_repeated(g, addr, cur, pc);
+            } else {
+                self.access_slow(g, addr, cur, pc);
+            }
         }
     }
 
+    /// A slow access from the pc whose site was computed last. A byte loop's next
+    /// byte (the commonest slow access in code that fills or scans byte slices)
+    /// continues the cell stored from here, and is widened in place
+    /// ([`shadow::extend`]); everything else is [`Self::access_slow`].
     #[inline(never)]
-    fn access_slow(&self, g: &mut Goroutine, addr: usize, len: usize, kind: Kind, pc: u64) {
-        let cur = Cell::new(g.stamp, (addr & 7) as u64, len as u64, kind);
+    fn access_repeated(&self, g: &mut Goroutine, addr: usize, cur: Cell, pc: u64) {
+        if let Some(site) = g.stack.recent_site(pc) {
+            if shadow::extend(self.platform.primary(addr), cur.with_site(site)) {
+                bump(Stat::Slow);
+                bump(Stat::Stored);
+                g.stamped = true;
+                return;
+            }
+        }
+        self.access_slow(g, addr, cur, pc);
+    }
+
+    #[inline(never)]
+    fn access_slow(&self, g: &mut Goroutine, addr: usize, cur: Cell, pc: u64) {
         bump(Stat::Slow);
         let stacks = &self.stacks;
         let stack = &mut g.stack;

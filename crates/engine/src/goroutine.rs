@@ -75,6 +75,9 @@ pub struct ShadowStack {
     /// when it pushes it again, without a lookup.
     memo: [(u64, u32); MEMO],
     memo_len: usize,
+    /// The last site computed, `(pc, parent node, site)`: a byte loop, or any access
+    /// repeated from one place, gets its site back with two compares.
+    last_site: (u64, u32, u32),
     cache: Vec<CacheEntry>,
     misses: u32,
 }
@@ -92,6 +95,7 @@ impl ShadowStack {
             popped: None,
             memo: [(0, UNRESOLVED); MEMO],
             memo_len: 0,
+            last_site: (0, NO_ROOM, ROOT),
             cache: Vec::new(),
             misses: 0,
         }
@@ -315,15 +319,39 @@ impl ShadowStack {
     ///
     /// Inline: the innermost frame's node is already known and the cache has the site
     /// (repeated accesses from one function); everything else is [`Self::site_slow`].
+    /// The pc of the last site computed.
+    #[inline(always)]
+    pub fn last_site_pc(&self) -> u64 {
+        self.last_site.0
+    }
+
+    /// The site of an access at `pc` from the current stack if it is the last one
+    /// computed (two compares): a byte loop's next byte.
+    #[inline(always)]
+    pub fn recent_site(&self, pc: u64) -> Option<u32> {
+        let parent = self.frames.last().map_or(ROOT, |f| f.node);
+        let (last_pc, last_parent, last) = self.last_site;
+        (pc == last_pc && parent == last_parent).then_some(last)
+    }
+
     #[inline(always)]
     pub fn site(&mut self, depot: &StackDepot, pc: u64) -> u32 {
         let parent = self.frames.last().map_or(ROOT, |f| f.node);
+        let (last_pc, last_parent, last) = self.last_site;
+        if pc == last_pc && parent == last_parent {
+            return last;
+        }
         if parent < NO_ROOM {
             if let Some(site) = self.cached(parent, pc) {
+                self.last_site = (pc, parent, site);
                 return site;
             }
         }
-        self.site_slow(depot, pc)
+        let site = self.site_slow(depot, pc);
+        if parent < NO_ROOM {
+            self.last_site = (pc, parent, site);
+        }
+        site
     }
 
     #[inline(never)]

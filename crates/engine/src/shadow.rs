@@ -157,6 +157,22 @@ pub fn look_whole(primary: &[AtomicU64; 2], (mask, value): (u64, u64)) -> Whole 
     }
 }
 
+/// A byte loop's next byte (`cur`, with its site): when the granule's only cell, never
+/// spilled, is continued by `cur` and has its site, widens it over `cur`'s bytes with
+/// a plain store (see the module documentation), as [`check_and_store`] would merge
+/// them, and returns true; otherwise changes nothing.
+#[inline(always)]
+pub fn extend(primary: &[AtomicU64; 2], cur: Cell) -> bool {
+    let p0 = Cell(primary[0].load(Relaxed));
+    let alone = primary[1].load(Relaxed) == 0 && !p0.more();
+    if !(alone && p0.continued_by(cur) && p0.site() == cur.site()) {
+        return false;
+    }
+    bump(Stat::OneCell);
+    primary[0].store(p0.extended_by(cur).0, Relaxed);
+    true
+}
+
 /// Whether both primary cells are empty (the range loop's test for the next granule
 /// of a run of fresh memory).
 #[inline(always)]

@@ -428,6 +428,35 @@ fn a_byte_loop_from_one_site_keeps_every_byte() {
 }
 
 #[test]
+fn a_byte_loop_continued_from_another_caller_keeps_each_callers_stack() {
+    // One function (its byte write at pc 100) fills the first half of X when called
+    // from 110 and the second half when called from 120: the same pc, two sites.
+    let d = detector(report_everything());
+    let (_g0, mut main) = start(&d);
+    let mut reader = d.go_start(Some(&mut main), 0x60);
+    d.func_enter(&mut main, 900, 0);
+    for (caller, bytes) in [(110, 0..4), (120, 4..8)] {
+        d.func_enter(&mut main, caller, 0);
+        for i in bytes {
+            d.access(&mut main, X + i, 1, Kind::Write, 100);
+        }
+        d.func_exit(&mut main, 0);
+    }
+    d.access(&mut reader, X + 1, 1, Kind::Read, 201);
+    d.access(&mut reader, X + 6, 1, Kind::Read, 202);
+    let callers: Vec<_> = d
+        .platform
+        .take_writes()
+        .iter()
+        .map(|t| {
+            let r = parse_report(t).unwrap();
+            (r.current.stack[0], r.previous.stack[0], r.previous.stack[1])
+        })
+        .collect();
+    assert_eq!(callers, [(201, 100, 110), (202, 100, 120)]);
+}
+
+#[test]
 #[ignore = "precision limit: one goroutine's byte-by-byte writes from eight different pcs evict each other"]
 fn limit_bytewise_writes_of_one_goroutine_evict_each_other() {
     let d = detector(report_everything());
