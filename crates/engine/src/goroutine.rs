@@ -314,11 +314,6 @@ impl ShadowStack {
         (node != NO_ROOM).then_some(node)
     }
 
-    /// The node of the current stack extended by `pc` (an access or a `go` statement).
-    /// When the depot is full, only the innermost frame and `pc` are kept.
-    ///
-    /// Inline: the innermost frame's node is already known and the cache has the site
-    /// (repeated accesses from one function); everything else is [`Self::site_slow`].
     /// The pc of the last site computed.
     #[inline(always)]
     pub fn last_site_pc(&self) -> u64 {
@@ -334,6 +329,12 @@ impl ShadowStack {
         (pc == last_pc && parent == last_parent).then_some(last)
     }
 
+    /// The node of the current stack extended by `pc` (an access or a `go` statement).
+    /// When the depot is full, only the innermost frame and `pc` are kept.
+    ///
+    /// Inline: the last site computed, if it was for this pc and frame, else when the
+    /// innermost frame's node is already known and the cache has the site (repeated
+    /// accesses from one function); everything else is [`Self::site_slow`].
     #[inline(always)]
     pub fn site(&mut self, depot: &StackDepot, pc: u64) -> u32 {
         let parent = self.frames.last().map_or(ROOT, |f| f.node);
