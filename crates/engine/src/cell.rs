@@ -283,6 +283,13 @@ impl Cell {
         self.0 & other.0 & KIND_MASK == 0
     }
 
+    /// `self` may take `other`'s place once `other` happens before it: it covers
+    /// `other`'s bytes and is at least as strong (the shadow's replacement rule).
+    #[inline(always)]
+    pub const fn outweighs(self, other: Cell) -> bool {
+        self.covers(other) & self.at_least_as_strong(other)
+    }
+
     /// Any access racing with `other` would also race with `self` (given `other`
     /// happens-before `self` and `self` covers `other`'s bytes): the race set of a plain
     /// write includes everything, an atomic write's includes plain accesses, a plain

@@ -337,6 +337,8 @@ impl ShadowStack {
     /// accesses from one function); everything else is [`Self::site_slow`].
     #[inline(always)]
     pub fn site(&mut self, depot: &StackDepot, pc: u64) -> u32 {
+        // `recent_site`'s test, written out: calling it here tipped the inliner into
+        // outlining the range loop's site closure (bigheap: +2% instructions).
         let parent = self.frames.last().map_or(ROOT, |f| f.node);
         let (last_pc, last_parent, last) = self.last_site;
         if pc == last_pc && parent == last_parent {

@@ -117,7 +117,7 @@ pub fn happens_before(c: Cell, clock: &ThreadClock) -> bool {
 /// least as strong (the replacement rule of the module documentation).
 #[inline(always)]
 fn supersedes(cur: Cell, c: Cell, clock: &ThreadClock) -> bool {
-    cur.covers(c) & cur.at_least_as_strong(c) && happens_before(c, clock)
+    cur.outweighs(c) && happens_before(c, clock)
 }
 
 /// The fast path: a primary cell of this goroutine and epoch already covers `cur` with
@@ -266,7 +266,7 @@ pub fn check_and_store<'a>(
         if overlap && !hb && p0.kinds_conflict(cur) {
             return Outcome::Race(p0);
         }
-        let replace = overlap && hb && cur.covers(p0) && cur.at_least_as_strong(p0);
+        let replace = overlap && hb && cur.outweighs(p0);
         let new = site.on(cur).0;
         primary[usize::from(!replace)].store(new, Relaxed);
         return Outcome::Stored;
@@ -469,7 +469,7 @@ fn classify<const N: usize>(
             if c.kinds_conflict(cur) {
                 return Some(Outcome::Race(c));
             }
-        } else if cur.covers(c) && cur.at_least_as_strong(c) {
+        } else if cur.outweighs(c) {
             *replace |= 1 << i;
         }
     }
