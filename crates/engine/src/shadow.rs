@@ -337,6 +337,7 @@ fn check_spilled<F: FnMut() -> u32>(
         covering |= u32::from(own && Cell(c).subsumes(cur)) << i;
     }
     if covering != 0 {
+        bump(Stat::SpilledKnown);
         let i = covering.trailing_zeros() as usize;
         promote(g, clock, cur, primary, i, s[i]);
         return Some(Outcome::Known);
@@ -561,6 +562,7 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
             // like the inline cases. The cell stays this granule's, so its
             // announcement stands; a simultaneous store into it by another goroutine
             // can be lost (see the module documentation).
+            bump(Stat::Renewed);
             cell_slot(&g, i).store(value(i, new), Relaxed);
             return Some(Outcome::Stored);
         }
@@ -583,6 +585,7 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
     // Every cell of the granule holds an access the new one does not subsume and its
     // block's overflow is taken: evict one of the granule's own cells, chosen by a
     // cheap hash so that a steady stream of accesses does not always push out the same.
+    bump(Stat::Evicted);
     let own = mine.count_ones() as usize;
     let pick = ((cur.0 >> 16) ^ (cur.0 >> 40) ^ cells[0].0) as usize % own;
     let victim = (0..n)

@@ -28,6 +28,8 @@
 //! shard's lock.
 
 use alloc::boxed::Box;
+
+use crate::stats::{bump, Stat};
 use alloc::vec::Vec;
 use core::hash::Hasher;
 use core::ptr;
@@ -438,6 +440,7 @@ impl StackDepot {
     #[inline(never)]
     fn intern_slow(&self, h: usize, parent: u32, pc: u64, leaf: bool, force: bool) -> Option<u32> {
         if !force && self.len() >= self.soft_cap.load(Ordering::Relaxed) {
+            bump(Stat::DepotFull);
             // Known nodes are still found.
             return self.lookup_locked(h, parent, pc);
         }
@@ -451,6 +454,7 @@ impl StackDepot {
             return Some(id);
         }
         let id = self.new_node(parent, pc, leaf)?;
+        bump(Stat::DepotNode);
         if parent_frame.is_some_and(|f| f.add_kid(pc, id)) {
             return Some(id);
         }

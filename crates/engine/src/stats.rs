@@ -32,12 +32,22 @@ pub enum Stat {
     /// ...of which found none of them the granule's, which went back to its primary
     /// pair.
     Unspilled,
+    /// ...of which found the access known from a spilled cell.
+    SpilledKnown,
+    /// Goroutines' own earlier accesses renewed in place in a spilled cell.
+    Renewed,
+    /// Cells evicted from a full granule.
+    Evicted,
     /// Cells written (a stored access).
     Stored,
     /// Sites computed outside the inline cache hit.
     SiteSlow,
     /// Stack-depot lookups (site cache misses).
     DepotLookup,
+    /// Stack-depot nodes made.
+    DepotNode,
+    /// Depot lookups that found the depot at its soft cap (a locked look).
+    DepotFull,
     /// Function entries.
     FuncEnter,
     /// Releases and acquires on addresses.
@@ -62,9 +72,14 @@ const NAMES: [&str; N] = [
     "superseded",
     "spilled",
     "unspilled",
+    "spilled_known",
+    "renewed",
+    "evicted",
     "stored",
     "site_slow",
     "depot_lookup",
+    "depot_node",
+    "depot_full",
     "func_enter",
     "sync",
     "atomic",
