@@ -218,7 +218,8 @@ impl<F: FnMut() -> u32> LazySite<F> {
 /// and remembers it, with the site `site()` gives (called at most once, and only if
 /// something is stored). `primary` is the granule's primary pair; `granule()` gives
 /// the whole granule, needed only past the inline cases (its other planes' addresses
-/// are not even computed before).
+/// are not even computed before). Callers have found `cur` not [`known`]: were it
+/// known after all, it would only be remembered again, never missed.
 ///
 /// The inline cases (an empty granule, one cell) store plainly (see the module
 /// documentation); every other store is a compare-and-swap against the cell's value
@@ -256,11 +257,10 @@ pub fn check_and_store<'a>(
     } else if p1.0 == 0 && !p0.more() {
         // One cell, never spilled, and nothing to merge with: the general check's
         // outcome for a pair with one empty cell, decided inline (another goroutine's
-        // first access to memory this one initialised, say).
+        // first access to memory this one initialised, say). The caller found that
+        // the cell does not subsume `cur` ([`known`]), and only this goroutine makes
+        // cells with its stamp, so that is not tested again.
         bump(Stat::OneCell);
-        if p0.subsumes(cur) {
-            return Outcome::Known;
-        }
         let overlap = p0.intersects(cur);
         let hb = happens_before(p0, clock);
         if overlap && !hb && p0.kinds_conflict(cur) {
