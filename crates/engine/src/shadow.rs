@@ -446,9 +446,13 @@ fn cell_slot<'a>(g: &Granule<'a>, i: usize) -> &'a AtomicU64 {
 /// (returned). Otherwise sets bit `i` of `replace` for each cell `cur` subsumes (it
 /// happens before, `cur` covers its bytes and is at least as strong), and `mergeable`
 /// if a cell of the same goroutine, epoch and kind may merge with it (a byte loop).
+/// `spilled`: the cells include spilled ones; a primary cell never says everything
+/// `cur` would (the callers found `cur` not [`known`], and only this goroutine makes
+/// cells with its stamp), so without spilled cells that is not tested.
 #[inline(always)]
 fn classify<const N: usize>(
     cells: &[Cell; N],
+    spilled: bool,
     clock: &ThreadClock,
     cur: Cell,
     replace: &mut u32,
@@ -463,7 +467,7 @@ fn classify<const N: usize>(
         if c.byte_mask() & bytes == 0 {
             continue;
         }
-        if c.subsumes(cur) {
+        if spilled && c.subsumes(cur) {
             return Some(Outcome::Known);
         }
         if !happens_before(c, clock) {
@@ -512,7 +516,7 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
         }
     }
     let (mut replace, mut mergeable) = (0, false);
-    if let Some(decided) = classify(&cells, clock, cur, &mut replace, &mut mergeable) {
+    if let Some(decided) = classify(&cells, N > 2, clock, cur, &mut replace, &mut mergeable) {
         return Some(decided);
     }
 
@@ -616,7 +620,7 @@ fn check_pair<F: FnMut() -> u32>(
         // replaces both, without the per-cell comparison.
         bump(Stat::Superseded);
         replace = 0b11;
-    } else if let Some(decided) = classify(&p, clock, cur, &mut replace, &mut mergeable) {
+    } else if let Some(decided) = classify(&p, false, clock, cur, &mut replace, &mut mergeable) {
         return Some(decided);
     }
     let new = site.on(cur);
