@@ -159,17 +159,24 @@ impl SyncClock {
 }
 
 cpufeatures::new!(sse41, "sse4.1");
+cpufeatures::new!(avx2, "avx2");
 
 /// `dst[i] = max(dst[i], src[i])` over equally long slices: the vector clock join
-/// behind every acquire and release. With SSE4.1 (detected once) it compiles to
-/// `pmaxud`, four entries per instruction; baseline x86-64 has no unsigned 32-bit
-/// vector max and needs eight instructions for the same four.
+/// behind every acquire and release. With AVX2 or SSE4.1 (detected once) it compiles
+/// to `vpmaxud`/`pmaxud`, eight or four entries per instruction; baseline x86-64 has
+/// no unsigned 32-bit vector max and needs eight instructions for four entries.
 #[inline]
 fn max_into(dst: &mut [Epoch], src: &[Epoch]) {
     #[cfg(target_arch = "x86_64")]
-    if sse41::get() {
-        // SAFETY: the CPU supports SSE4.1 (checked just above).
-        return unsafe { max_into_sse41(dst, src) };
+    {
+        if avx2::get() {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { max_into_avx2(dst, src) };
+        }
+        if sse41::get() {
+            // SAFETY: the CPU supports SSE4.1 (checked just above).
+            return unsafe { max_into_sse41(dst, src) };
+        }
     }
     max_into_any(dst, src);
 }
@@ -179,6 +186,14 @@ fn max_into_any(dst: &mut [Epoch], src: &[Epoch]) {
     for (d, s) in dst.iter_mut().zip(src) {
         *d = (*d).max(*s);
     }
+}
+
+/// # Safety
+/// Only on CPUs with AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn max_into_avx2(dst: &mut [Epoch], src: &[Epoch]) {
+    max_into_any(dst, src);
 }
 
 /// # Safety
@@ -194,9 +209,15 @@ unsafe fn max_into_sse41(dst: &mut [Epoch], src: &[Epoch]) {
 #[inline]
 fn swap_max(held: &mut [Epoch], clock: &mut [Epoch]) {
     #[cfg(target_arch = "x86_64")]
-    if sse41::get() {
-        // SAFETY: the CPU supports SSE4.1 (checked just above).
-        return unsafe { swap_max_sse41(held, clock) };
+    {
+        if avx2::get() {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { swap_max_avx2(held, clock) };
+        }
+        if sse41::get() {
+            // SAFETY: the CPU supports SSE4.1 (checked just above).
+            return unsafe { swap_max_sse41(held, clock) };
+        }
     }
     swap_max_any(held, clock);
 }
@@ -208,6 +229,14 @@ fn swap_max_any(held: &mut [Epoch], clock: &mut [Epoch]) {
         *h = mine;
         *c = mine.max(before);
     }
+}
+
+/// # Safety
+/// Only on CPUs with AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn swap_max_avx2(held: &mut [Epoch], clock: &mut [Epoch]) {
+    swap_max_any(held, clock);
 }
 
 /// # Safety
@@ -237,6 +266,28 @@ mod tests {
             max_into(&mut fast, &b);
             max_into_any(&mut slow, &b);
             assert_eq!(fast, slow, "max_into, n = {n}");
+            // Each vector tier the CPU has, whichever `max_into` picked.
+            #[cfg(target_arch = "x86_64")]
+            for (tier, present) in [("sse4.1", sse41::get()), ("avx2", avx2::get())] {
+                if !present {
+                    continue;
+                }
+                let (mut m, mut held, mut clock) = (a.clone(), a.clone(), b.clone());
+                let (mut held2, mut clock2) = (a.clone(), b.clone());
+                // SAFETY: the CPU has the tier (checked just above).
+                unsafe {
+                    if tier == "avx2" {
+                        max_into_avx2(&mut m, &b);
+                        swap_max_avx2(&mut held, &mut clock);
+                    } else {
+                        max_into_sse41(&mut m, &b);
+                        swap_max_sse41(&mut held, &mut clock);
+                    }
+                }
+                swap_max_any(&mut held2, &mut clock2);
+                assert_eq!(m, slow, "max_into ({tier}), n = {n}");
+                assert_eq!((held, clock), (held2, clock2), "swap_max ({tier}), n = {n}");
+            }
             assert!(fast
                 .iter()
                 .zip(a.iter().zip(&b))
