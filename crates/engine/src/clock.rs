@@ -58,6 +58,21 @@ impl ThreadClock {
         }
     }
 
+    /// All zero again, in place.
+    pub fn clear(&mut self) {
+        self.e[..self.len].fill(0);
+        self.len = 0;
+    }
+
+    /// Becomes a copy of `other`, in place: only the used prefixes are written.
+    pub fn copy_from(&mut self, other: &ThreadClock) {
+        if self.len > other.len {
+            self.e[other.len..self.len].fill(0);
+        }
+        self.e[..other.len].copy_from_slice(&other.e[..other.len]);
+        self.len = other.len;
+    }
+
     /// The epoch of `slot` known to this clock.
     #[inline(always)]
     pub fn get(&self, slot: Slot) -> Epoch {

@@ -23,6 +23,10 @@ use crate::sync::SyncTable;
 /// Id of the context returned by `__tsan_init`.
 pub const INIT_GID: u32 = 0;
 
+/// Finished goroutines' states kept for reuse (each about 2 KiB, plus its stack's
+/// frames and site cache: at most 16 KiB more).
+const SPARE: usize = 64;
+
 /// Without `detect_leaks`, how long exit waits for user goroutines to end before the
 /// hint line counts them (over as soon as they have).
 const HINT_GRACE_MS: u32 = 100;
@@ -97,6 +101,12 @@ pub struct Detector<P> {
     pub stacks: StackDepot,
     pub syncs: SyncTable,
     next_gid: AtomicU32,
+    /// Finished goroutines' state, reused by the next ones started (at most [`SPARE`]):
+    /// a program starting goroutines by the million then allocates, zeroes and frees
+    /// no clock, stack or site cache for each. Boxed: a goroutine's address is the
+    /// context Go hands back, and a reused one keeps its allocation.
+    #[allow(clippy::vec_box)]
+    spare: crate::lock::Mutex<Vec<Box<Goroutine>>>,
     /// Goroutines alive now (for the leak check at exit).
     pub live: LiveSet,
     pub(crate) seen: crate::lock::Mutex<Seen>,
@@ -160,6 +170,7 @@ impl<P: Platform> Detector<P> {
             stacks: StackDepot::new(),
             syncs: SyncTable::new(),
             next_gid: AtomicU32::new(INIT_GID + 1),
+            spare: crate::lock::Mutex::new(Vec::new()),
             live: LiveSet::default(),
             seen: crate::lock::Mutex::new(Seen::default()),
             reports: AtomicU64::new(0),
@@ -210,10 +221,22 @@ impl<P: Platform> Detector<P> {
     pub fn go_start(&self, parent: Option<&mut Goroutine>, pc: u64) -> Box<Goroutine> {
         bump(Stat::GoStart);
         let gid = self.next_gid.fetch_add(1, Ordering::Relaxed);
-        let (clock, creation) = match &parent {
-            Some(p) => (p.clock.clone(), ROOT),
-            None => (ThreadClock::new(), ROOT),
+        // A finished goroutine's state if one is kept, its clock copied in place now
+        // (before the parent's tick below); else a new one's clock.
+        let mut spare = self.spare.lock().pop();
+        let clock = match (&mut spare, &parent) {
+            (Some(s), Some(p)) => {
+                s.clock.copy_from(&p.clock);
+                None
+            }
+            (Some(s), None) => {
+                s.clock.clear();
+                None
+            }
+            (None, Some(p)) => Some(p.clock.clone()),
+            (None, None) => Some(ThreadClock::new()),
         };
+        let creation = ROOT;
         let (parent_gid, parent_chain) = match &parent {
             Some(p) => (p.gid, p.visible.chain),
             None => (NO_PARENT, [0; crate::leak::CHAIN]),
@@ -237,7 +260,18 @@ impl<P: Platform> Detector<P> {
             &parent_chain[..]
         };
         let visible = Arc::new(Visible::new(gid, parent_gid, creation, pc, now, chain));
-        let mut g = Box::new(Goroutine::new(gid, clock, creation, visible));
+        let mut g = match (spare, clock) {
+            (Some(mut g), _) => {
+                g.recycle(gid, creation, visible);
+                g
+            }
+            (None, clock) => Box::new(Goroutine::new(
+                gid,
+                clock.unwrap_or_default(),
+                creation,
+                visible,
+            )),
+        };
         g.visible
             .ctx
             .store(&*g as *const Goroutine as usize, Ordering::Relaxed);
@@ -278,6 +312,10 @@ impl<P: Platform> Detector<P> {
             .detach(g.slot, g.gid, g.last_used_epoch(), Some(g.tenure));
         for &(slot, start) in &g.moved_from {
             self.slots.finished(slot, g.gid, start);
+        }
+        let mut spare = self.spare.lock();
+        if spare.len() < SPARE {
+            spare.push(g);
         }
     }
 

@@ -149,6 +149,46 @@ fn finished_goroutines_are_named_finished() {
 }
 
 /// Two races between the same two stacks, at different addresses.
+#[test]
+fn a_goroutine_started_in_a_finished_ones_state_starts_afresh() {
+    let d = detector(report_everything());
+    let (_g0, mut main) = start(&d);
+    d.func_enter(&mut main, 100, 0);
+    // The first child ends deep in calls, inside `ignore_sync`, after a write, and
+    // nothing orders its end before the second child.
+    let mut first = d.go_start(Some(&mut main), 0x60);
+    d.func_enter(&mut first, 300, 0);
+    d.func_enter(&mut first, 301, 0);
+    d.access(&mut first, X, 8, Kind::Write, 10);
+    first.ignore_sync += 1;
+    let first_addr = &*first as *const Goroutine as usize;
+    d.go_end(first);
+    let mut second = d.go_start(Some(&mut main), 0x61);
+    assert_eq!(
+        &*second as *const Goroutine as usize, first_addr,
+        "the second child reuses the first one's state"
+    );
+    // Not ordered after the first child: its write races with the first one's, and
+    // its stack is its own.
+    d.access(&mut second, X, 8, Kind::Write, 20);
+    let text = d.platform.output();
+    assert_eq!(d.report_count(), 1, "{text}");
+    assert!(
+        text.contains("Write at 0x000000001010 by goroutine 3:\n  f20()\n      t.go:20 +0x0\n\nPrevious write at 0x000000001010 by goroutine 2:\n  f10()\n      t.go:10 +0x0\n  f301()\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nGoroutine 3 (running) created at:\n  f97()\n"),
+        "{text}"
+    );
+    // Its releases count (it is not inside the first one's `ignore_sync`).
+    d.access(&mut second, Y, 8, Kind::Write, 21);
+    d.release(&mut second, M);
+    d.acquire(&mut main, M);
+    d.access(&mut main, Y, 8, Kind::Write, 22);
+    assert_eq!(d.report_count(), 1, "{}", d.platform.output());
+}
+
 fn same_stacks_twice(d: &Detector<TestPlatform>) {
     let (_g0, mut main) = start(d);
     let mut child = d.go_start(Some(&mut main), 0x60);
