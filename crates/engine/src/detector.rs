@@ -107,6 +107,8 @@ pub struct Detector<P> {
     /// context Go hands back, and a reused one keeps its allocation.
     #[allow(clippy::vec_box)]
     spare: crate::lock::Mutex<Vec<Box<Goroutine>>>,
+    /// What a kept state holds in place of its ended goroutine's [`Visible`].
+    idle: Arc<Visible>,
     /// Goroutines alive now (for the leak check at exit).
     pub live: LiveSet,
     pub(crate) seen: crate::lock::Mutex<Seen>,
@@ -171,6 +173,7 @@ impl<P: Platform> Detector<P> {
             syncs: SyncTable::new(),
             next_gid: AtomicU32::new(INIT_GID + 1),
             spare: crate::lock::Mutex::new(Vec::new()),
+            idle: Arc::new(Visible::new(u32::MAX, NO_PARENT, ROOT, 0, 0, &[])),
             live: LiveSet::default(),
             seen: crate::lock::Mutex::new(Seen::default()),
             reports: AtomicU64::new(0),
@@ -303,7 +306,7 @@ impl<P: Platform> Detector<P> {
     /// The goroutine exited. Nothing is released: goroutines are not joined.
     // Taking the Box says the goroutine's state ends here.
     #[allow(clippy::boxed_local)]
-    pub fn go_end(&self, g: Box<Goroutine>) {
+    pub fn go_end(&self, mut g: Box<Goroutine>) {
         self.live.remove(&g.visible);
         if self.options.detect_deadlocks {
             self.locks.lock().goroutine_end(g.gid);
@@ -315,6 +318,9 @@ impl<P: Platform> Detector<P> {
         }
         let mut spare = self.spare.lock();
         if spare.len() < SPARE {
+            // The leak check takes a `Visible` only its own list still holds for a
+            // goroutine that has ended: a kept state holds a placeholder instead.
+            g.visible = self.idle.clone();
             spare.push(g);
         }
     }

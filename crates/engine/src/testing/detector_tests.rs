@@ -6,6 +6,7 @@ use std::boxed::Box;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::string::String;
 use std::vec::Vec;
+use std::sync::Arc;
 
 use super::harness::report_everything;
 use super::parse::parse_report;
@@ -162,7 +163,13 @@ fn a_goroutine_started_in_a_finished_ones_state_starts_afresh() {
     d.access(&mut first, X, 8, Kind::Write, 10);
     first.ignore_sync += 1;
     let first_addr = &*first as *const Goroutine as usize;
+    let seen = first.visible.clone();
     d.go_end(first);
+    assert_eq!(
+        Arc::strong_count(&seen),
+        1,
+        "a kept state lets go of its goroutine's Visible (the leak check's sign that it ended)"
+    );
     let mut second = d.go_start(Some(&mut main), 0x61);
     assert_eq!(
         &*second as *const Goroutine as usize, first_addr,
