@@ -5,8 +5,8 @@
 use std::boxed::Box;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::string::String;
-use std::vec::Vec;
 use std::sync::Arc;
+use std::vec::Vec;
 
 use super::harness::report_everything;
 use super::parse::parse_report;
