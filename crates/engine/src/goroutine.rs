@@ -259,10 +259,13 @@ impl ShadowStack {
         let e = &mut self.cache[h & mask];
         // Most nodes are kept inline in their parent's record: found there, the lookup
         // is one cache line (and a site lands in the cache for [`Self::site`]'s next
-        // look). The cache serves the rest: nodes in the depot's overflow index, and
+        // look; a frame found inline is found there again, and would only push a site
+        // out). The cache serves the rest: nodes in the depot's overflow index, and
         // nodes a full depot will not make.
         if let Some(node) = depot.find_inline(parent, pc) {
-            *e = CacheEntry { pc, parent, node };
+            if LEAF {
+                *e = CacheEntry { pc, parent, node };
+            }
             return Some(node);
         }
         if e.pc == pc && e.parent == parent && (e.node != NO_ROOM || !FORCE) {
