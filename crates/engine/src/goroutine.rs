@@ -22,13 +22,15 @@ pub struct Frame {
     /// Go copies the stack to grow or shrink it, larger for deeper calls. 0: unknown.
     depth: u32,
     node: u32,
+    /// Which push made this frame (see `ShadowStack::memo`).
+    serial: u32,
 }
 
 const UNRESOLVED: u32 = u32::MAX;
 /// A frame (and everything above it) whose stack the full depot has no node for.
 const NO_ROOM: u32 = u32::MAX - 1;
-/// Children remembered for the top frame (see `ShadowStack::memo`).
-const MEMO: usize = 4;
+/// Returned children remembered (see `ShadowStack::memo`).
+const MEMO: usize = 8;
 const _: () = assert!(MEMO.is_power_of_two());
 /// Entries of the site cache a goroutine starts with, and grows to once it has missed
 /// [`SITE_CACHE_BIG`] times (a goroutine doing real work: deep or recursive stacks).
@@ -67,14 +69,15 @@ pub struct ShadowStack {
     /// what it was when that frame was pushed, so pushing the same pc again (a function
     /// called in a loop, an atomic operation's caller frame) restores its node.
     popped: Option<(u64, u32)>,
-    /// Nodes of the children the top frame called and that returned, direct-mapped
-    /// by pc: valid while the stack has `memo_len` frames and none of them was
-    /// popped since (the memo is cleared whenever a pop leaves another length), so
-    /// they are children of the very frame on top. A loop that calls a few functions
-    /// in turn (a map access, an atomic operation, a lock) gets each call's node back
-    /// when it pushes it again, without a lookup.
-    memo: [(u64, u32); MEMO],
-    memo_len: usize,
+    /// Nodes of functions that returned, `(pc, serial of the frame they returned to,
+    /// node)`, direct-mapped by pc: an entry holds while that very frame is on top
+    /// again (each push has its own serial), however deep the calls in between went.
+    /// A loop that calls a few functions in turn (a map access, an atomic operation,
+    /// a lock, each calling further) gets each call's node back when it pushes it
+    /// again, without a lookup.
+    memo: [(u64, u32, u32); MEMO],
+    /// The serial of the latest push (0: none yet; the memo is cleared when it wraps).
+    serial: u32,
     /// The last site computed, `(pc, parent node, site)`: a byte loop, or any access
     /// repeated from one place, gets its site back with two compares.
     last_site: (u64, u32, u32),
@@ -93,8 +96,8 @@ impl ShadowStack {
         ShadowStack {
             frames: Vec::new(),
             popped: None,
-            memo: [(0, UNRESOLVED); MEMO],
-            memo_len: 0,
+            memo: [(0, 0, UNRESOLVED); MEMO],
+            serial: 0,
             last_site: (0, NO_ROOM, ROOT),
             cache: Vec::new(),
             misses: 0,
@@ -108,8 +111,8 @@ impl ShadowStack {
     pub fn reset(&mut self) {
         self.frames.clear();
         self.popped = None;
-        self.memo = [(0, UNRESOLVED); MEMO];
-        self.memo_len = 0;
+        self.memo = [(0, 0, UNRESOLVED); MEMO];
+        self.serial = 0;
         self.last_site = (0, NO_ROOM, ROOT);
         if self.cache.len() > SITE_CACHE_SMALL {
             self.cache = Vec::new();
@@ -131,26 +134,54 @@ impl ShadowStack {
             Some((p, node)) if p == pc => node,
             _ => self.recall(pc, len),
         };
-        if len == self.frames.capacity() {
+        let serial = self.serial.wrapping_add(1);
+        self.serial = serial;
+        if len == self.frames.capacity() || serial == 0 {
             // A tail call: nothing stays live across it, so the common path saves no
             // registers.
-            return self.push_growing(pc, depth, node);
+            return self.push_rare(pc, depth, node);
         }
         // SAFETY: `len < capacity`: the slot is allocated and unused; it is written
         // before the length covers it.
         unsafe {
-            self.frames
-                .as_mut_ptr()
-                .add(len)
-                .write(Frame { pc, depth, node });
+            let f = Frame {
+                pc,
+                depth,
+                node,
+                serial,
+            };
+            self.frames.as_mut_ptr().add(len).write(f);
             self.frames.set_len(len + 1);
         }
     }
 
+    /// A push that grows the stack, or whose serial wrapped to 0: the memo's entries
+    /// could then name frames pushed 2^32 pushes ago, so it is cleared (and serials
+    /// restart at 1).
     #[cold]
     #[inline(never)]
-    fn push_growing(&mut self, pc: u64, depth: u32, node: u32) {
-        self.frames.push(Frame { pc, depth, node });
+    fn push_rare(&mut self, pc: u64, depth: u32, node: u32) {
+        if self.serial == 0 {
+            self.memo = [(0, 0, UNRESOLVED); MEMO];
+            self.serial = 1;
+        }
+        let serial = self.serial;
+        self.frames.push(Frame {
+            pc,
+            depth,
+            node,
+            serial,
+        });
+    }
+
+    /// The serial of the top frame of a stack of `len` frames (0 for the empty one).
+    #[inline(always)]
+    fn serial_below(&self, len: usize) -> u32 {
+        match len.checked_sub(1) {
+            // SAFETY: `len` is the stack's length, so `i` is in bounds.
+            Some(i) => unsafe { self.frames.get_unchecked(i).serial },
+            None => 0,
+        }
     }
 
     /// Leaves the innermost function.
@@ -170,12 +201,12 @@ impl ShadowStack {
         (pc.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - MEMO.trailing_zeros())) as usize
     }
 
-    /// The node of frame `pc` pushed on top of `len` frames, if it returned lately
-    /// (see `memo`).
+    /// The node of frame `pc` about to be pushed on the `len` frames there are, if it
+    /// returned lately to the frame now on top (see `memo`).
     #[inline(always)]
     fn recall(&self, pc: u64, len: usize) -> u32 {
         match self.memo[Self::memo_slot(pc)] {
-            (p, node) if p == pc && self.memo_len == len => node,
+            (p, serial, node) if p == pc && serial == self.serial_below(len) => node,
             _ => UNRESOLVED,
         }
     }
@@ -183,12 +214,8 @@ impl ShadowStack {
     /// Records the node of frame `pc`, which just returned to the top frame.
     #[inline(always)]
     fn remember(&mut self, pc: u64, node: u32) {
-        let len = self.frames.len();
-        if len != self.memo_len {
-            self.memo = [(0, UNRESOLVED); MEMO];
-            self.memo_len = len;
-        }
-        self.memo[Self::memo_slot(pc)] = (pc, node);
+        let serial = self.serial_below(self.frames.len());
+        self.memo[Self::memo_slot(pc)] = (pc, serial, node);
     }
 
     /// Leaves the function entered at `depth`: frames entered deeper than it, left
@@ -642,6 +669,35 @@ mod tests {
             depot.pcs(s.site(&depot, 0x710)),
             vec![0x710, 0x700, 0x600, 0x100]
         );
+    }
+
+    #[test]
+    fn callees_that_call_further_keep_their_nodes() {
+        let depot = StackDepot::new();
+        let mut s = ShadowStack::new();
+        s.push(0x100);
+        s.push(0x200); // a loop body calling lock and unlock, each calling further
+        let round = |s: &mut ShadowStack| {
+            let mut recalled = Vec::new();
+            for callee in [0x300, 0x400] {
+                s.push(callee);
+                recalled.push(s.frames.last().map(|f| f.node) != Some(UNRESOLVED));
+                s.push(0x900); // a deeper call: its return no longer clears the memo
+                s.site(&depot, 0x910);
+                s.pop();
+                s.site(&depot, callee + 0x10);
+                s.pop();
+            }
+            recalled
+        };
+        assert_eq!(round(&mut s), [false, false]);
+        let n = depot.len();
+        assert_eq!(round(&mut s), [true, true], "both callees recalled");
+        assert_eq!(depot.len(), n, "no new node");
+        // Under a new instance of the loop's frame, nothing is recalled.
+        s.pop();
+        s.push(0x200);
+        assert_eq!(round(&mut s), [false, false]);
     }
 
     #[test]
