@@ -239,7 +239,6 @@ impl<P: Platform> Detector<P> {
             (None, Some(p)) => Some(p.clock.clone()),
             (None, None) => Some(ThreadClock::new()),
         };
-        let creation = ROOT;
         let (parent_gid, parent_chain) = match &parent {
             Some(p) => (p.gid, p.visible.chain),
             None => (NO_PARENT, [0; crate::leak::CHAIN]),
@@ -250,7 +249,7 @@ impl<P: Platform> Detector<P> {
                 self.tick(p);
                 site
             }
-            None => self.stacks.intern_site(creation, pc),
+            None => self.stacks.intern_site(ROOT, pc),
         };
         let now = if self.options.detect_leaks || self.options.deadlock_watchdog_s > 0 {
             self.platform.ticks()
@@ -304,7 +303,8 @@ impl<P: Platform> Detector<P> {
     }
 
     /// The goroutine exited. Nothing is released: goroutines are not joined.
-    // Taking the Box says the goroutine's state ends here.
+    // Taking the Box says the goroutine ends here (its state is kept for the next one
+    // started, or freed).
     #[allow(clippy::boxed_local)]
     pub fn go_end(&self, mut g: Box<Goroutine>) {
         self.live.remove(&g.visible);

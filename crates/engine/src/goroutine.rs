@@ -155,15 +155,18 @@ impl ShadowStack {
         }
     }
 
-    /// A push that grows the stack, or whose serial wrapped to 0: the memo's entries
-    /// could then name frames pushed 2^32 pushes ago, so it is cleared (and serials
-    /// restart at 1).
+    /// A push that grows the stack, or whose serial wrapped to 0: serials then start
+    /// again, the frames on the stack renumbered from 1 and the memo cleared, so no
+    /// two frames and no entry share a serial by accident.
     #[cold]
     #[inline(never)]
     fn push_rare(&mut self, pc: u64, depth: u32, node: u32) {
         if self.serial == 0 {
             self.memo = [(0, 0, UNRESOLVED); MEMO];
-            self.serial = 1;
+            for (i, f) in self.frames.iter_mut().enumerate() {
+                f.serial = i as u32 + 1;
+            }
+            self.serial = self.frames.len() as u32 + 1;
         }
         let serial = self.serial;
         self.frames.push(Frame {
@@ -698,6 +701,30 @@ mod tests {
         s.pop();
         s.push(0x200);
         assert_eq!(round(&mut s), [false, false]);
+    }
+
+    #[test]
+    fn serials_that_wrap_renumber_the_stack() {
+        let depot = StackDepot::new();
+        let mut s = ShadowStack::new();
+        s.push(0x100);
+        s.push(0x200);
+        s.serial = u32::MAX; // the next push wraps
+        s.push(0x300);
+        let serials: Vec<u32> = s.frames.iter().map(|f| f.serial).collect();
+        assert_eq!(serials, [1, 2, 3], "renumbered from 1, the new frame last");
+        let site = s.site(&depot, 0x310);
+        s.pop();
+        s.push(0x400); // another callee in between: 0x300 comes back from the memo
+        s.pop();
+        s.push(0x300);
+        assert_ne!(
+            s.frames.last().map(|f| f.node),
+            Some(UNRESOLVED),
+            "the memo works under the new numbers"
+        );
+        assert_eq!(s.site(&depot, 0x310), site);
+        assert_eq!(s.frames.last().map(|f| f.serial), Some(5));
     }
 
     #[test]
