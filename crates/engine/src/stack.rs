@@ -28,12 +28,12 @@
 //! shard's lock.
 
 use alloc::boxed::Box;
-
-use crate::stats::{bump, Stat};
 use alloc::vec::Vec;
 use core::hash::Hasher;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+
+use crate::stats::{bump, Stat};
 
 /// The empty stack.
 pub const ROOT: u32 = 0;
