@@ -283,7 +283,15 @@ mod tests {
             assert_eq!(fast, slow, "max_into, n = {n}");
             // Each vector tier the CPU has, whichever `max_into` picked.
             #[cfg(target_arch = "x86_64")]
-            for (tier, present) in [("sse4.1", sse41::get()), ("avx2", avx2::get())] {
+            type Tier = (
+                unsafe fn(&mut [Epoch], &[Epoch]),
+                unsafe fn(&mut [Epoch], &mut [Epoch]),
+            );
+            let tiers: [(&str, bool, Tier); 2] = [
+                ("sse4.1", sse41::get(), (max_into_sse41, swap_max_sse41)),
+                ("avx2", avx2::get(), (max_into_avx2, swap_max_avx2)),
+            ];
+            for (tier, present, (max, swap)) in tiers {
                 if !present {
                     continue;
                 }
@@ -291,13 +299,8 @@ mod tests {
                 let (mut held2, mut clock2) = (a.clone(), b.clone());
                 // SAFETY: the CPU has the tier (checked just above).
                 unsafe {
-                    if tier == "avx2" {
-                        max_into_avx2(&mut m, &b);
-                        swap_max_avx2(&mut held, &mut clock);
-                    } else {
-                        max_into_sse41(&mut m, &b);
-                        swap_max_sse41(&mut held, &mut clock);
-                    }
+                    max(&mut m, &b);
+                    swap(&mut held, &mut clock);
                 }
                 swap_max_any(&mut held2, &mut clock2);
                 assert_eq!(m, slow, "max_into ({tier}), n = {n}");

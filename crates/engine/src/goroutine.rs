@@ -32,6 +32,8 @@ const NO_ROOM: u32 = u32::MAX - 1;
 /// Returned children remembered (see `ShadowStack::memo`).
 const MEMO: usize = 8;
 const _: () = assert!(MEMO.is_power_of_two());
+/// A memo with no entry.
+const NO_MEMO: [(u64, u32, u32); MEMO] = [(0, 0, UNRESOLVED); MEMO];
 /// Entries of the site cache a goroutine starts with, and grows to once it has missed
 /// [`SITE_CACHE_BIG`] times (a goroutine doing real work: deep or recursive stacks).
 const SITE_CACHE_SMALL: usize = 64;
@@ -96,7 +98,7 @@ impl ShadowStack {
         ShadowStack {
             frames: Vec::new(),
             popped: None,
-            memo: [(0, 0, UNRESOLVED); MEMO],
+            memo: NO_MEMO,
             serial: 0,
             last_site: (0, NO_ROOM, ROOT),
             cache: Vec::new(),
@@ -109,15 +111,17 @@ impl ShadowStack {
     /// never change). A big cache goes (a goroutine earns one by its own misses: a
     /// short one would only take the cache misses of a 16 KiB table).
     pub fn reset(&mut self) {
-        self.frames.clear();
-        self.popped = None;
-        self.memo = [(0, 0, UNRESOLVED); MEMO];
-        self.serial = 0;
-        self.last_site = (0, NO_ROOM, ROOT);
-        if self.cache.len() > SITE_CACHE_SMALL {
-            self.cache = Vec::new();
+        let mut frames = core::mem::take(&mut self.frames);
+        frames.clear();
+        let mut cache = core::mem::take(&mut self.cache);
+        if cache.len() > SITE_CACHE_SMALL {
+            cache = Vec::new();
         }
-        self.misses = 0;
+        *self = ShadowStack {
+            frames,
+            cache,
+            ..ShadowStack::new()
+        };
     }
 
     /// Enters a function called from `pc` (a return address), at unknown depth.
@@ -162,7 +166,7 @@ impl ShadowStack {
     #[inline(never)]
     fn push_rare(&mut self, pc: u64, depth: u32, node: u32) {
         if self.serial == 0 {
-            self.memo = [(0, 0, UNRESOLVED); MEMO];
+            self.memo = NO_MEMO;
             for (i, f) in self.frames.iter_mut().enumerate() {
                 f.serial = i as u32 + 1;
             }
