@@ -628,6 +628,28 @@ fn long_history_keeps_the_old_write_stack() {
     assert_eq!(out.stdout, "1\n");
 }
 
+/// Heap memory Go gives back to the kernel has its shadow dropped (the memory bound of
+/// a long-lived program whose heap moves around), and objects made there afterwards
+/// start with a clean history: only the race on them is reported, none against the
+/// dead objects' unordered writes.
+#[test]
+fn shadow_of_memory_given_back_is_dropped_and_reuse_is_clean() {
+    let src = Source::load("heap_given_back.go");
+    let out = gorace_run_racy(&src.name, "");
+    assert_eq!(
+        out.stdout, "true\nshadow given back: true\ntrue\n",
+        "{}",
+        out.stderr
+    );
+    let r = &out.assert_races(Count::Exactly(1))[0];
+    r.assert_pair(
+        &write()
+            .by_goroutine(src.at("main.main", "spawn"))
+            .frame(src.at("main.main.func1", "write-goroutine")),
+        &write().by_main().frame(src.at("main.main", "write-main")),
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // go test
 // ---------------------------------------------------------------------------------------

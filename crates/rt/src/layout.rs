@@ -12,6 +12,9 @@
 //!                                  memory in it has been allocated
 //! 3900 0000 0000 - 3900 01c0 0000  meta pages: a bit per 4 KiB app page, set once a
 //!                                  sync object was created in it
+//! 3a00 0000 0000 - 3a00 01c0 0000  trimmed pages: a bit per 4 KiB app page, set while
+//!                                  its shadow is dropped and it was not seen resident
+//!                                  since (see `crate::trim`)
 //! ```
 //!
 //! Nothing is reserved up front. [`map_shadow`] (called by Go for data/bss and for each
@@ -33,9 +36,12 @@ const OVERFLOW: usize = 0x2800_0000_0000;
 const META: usize = 0x3000_0000_0000;
 const USED: usize = 0x3800_0000_0000;
 const META_PAGES: usize = 0x3900_0000_0000;
-const PAGE_SHIFT: u32 = 12;
+const TRIMMED: usize = 0x3a00_0000_0000;
+pub const PAGE_SHIFT: u32 = 12;
 
 const CHUNK_SHIFT: u32 = 26;
+/// Application bytes whose shadow and meta [`map_shadow`] maps at once.
+pub const CHUNK: usize = 1 << CHUNK_SHIFT;
 const CHUNKS: usize = APP_END >> CHUNK_SHIFT;
 
 /// Bit `i` set: application chunk `i` has its shadow and meta mapped.
@@ -49,6 +55,9 @@ fn shadow0(addr: usize) -> usize {
 
 /// Bytes of overflow cells per 64-byte application block.
 const OVERFLOW_BYTES: usize = shadow::OVERFLOW * 8;
+/// Application bytes whose shadow is whole pages in every plane (the overflow plane, at
+/// 16 bytes per 64, is the coarsest): 16 KiB.
+pub const OVERFLOW_WHOLE: usize = 4096 * 64 / OVERFLOW_BYTES;
 
 /// The overflow cells of the 64-byte block containing `addr`.
 #[inline(always)]
@@ -139,12 +148,14 @@ pub fn map_shadow(addr: usize, size: usize) -> bool {
         // already, for the neighbouring chunk.
         let used = used_word(base) as *const AtomicU64 as usize & !4095;
         let meta_pages = page_word(META_PAGES, base) as *const AtomicU64 as usize & !4095;
+        let trimmed = page_word(TRIMMED, base) as *const AtomicU64 as usize & !4095;
         let ok = map_fixed(shadow0(base), chunk_len * 2)
             && map_fixed(shadow0(base) - SHADOW0 + SHADOW1, chunk_len * 2)
             && map_fixed(overflow(base), chunk_len / 64 * OVERFLOW_BYTES)
             && map_fixed(META + (base >> 3) * 4, chunk_len / 2)
             && map_fixed(used, 4096)
-            && map_fixed(meta_pages, 4096);
+            && map_fixed(meta_pages, 4096)
+            && map_fixed(trimmed, 4096);
         if !ok {
             return false;
         }
@@ -199,21 +210,66 @@ pub fn note_meta(addr: usize) {
     set_page_bit(META_PAGES, addr);
 }
 
-/// Whether a page of `[addr, addr+size)` was marked by [`note_meta`] (a word of bits
-/// at a time).
+/// Whether a page of `[addr, addr+size)` was marked by [`note_meta`].
 #[inline]
 pub fn may_have_meta(addr: usize, size: usize) -> bool {
+    any_page_bit(META_PAGES, addr, size)
+}
+
+/// Whether memory was ever allocated in a page of `[addr, addr+size)`.
+pub fn any_used(addr: usize, size: usize) -> bool {
+    any_page_bit(USED, addr, size)
+}
+
+/// Whether the bit of a page of `[addr, addr+size)` is set in the page bitmap at `base`
+/// (a word of bits at a time).
+#[inline]
+fn any_page_bit(base: usize, addr: usize, size: usize) -> bool {
     let (first, last) = (addr >> PAGE_SHIFT, (addr + size.max(1) - 1) >> PAGE_SHIFT);
     let mut p = first;
     while p <= last {
         let upto = last.min(p | 63);
         let bits = (u64::MAX >> (63 - (upto - p))) << (p % 64);
-        if page_word(META_PAGES, p << PAGE_SHIFT).load(Ordering::Relaxed) & bits != 0 {
+        if page_word(base, p << PAGE_SHIFT).load(Ordering::Relaxed) & bits != 0 {
             return true;
         }
         p = upto + 1;
     }
     false
+}
+
+/// The bits of the [`OVERFLOW_WHOLE`] group of app pages at `group` (aligned) in the
+/// page bitmap at `base`, and their word.
+fn group_bits(base: usize, group: usize) -> (&'static AtomicU64, u64) {
+    const PAGES: usize = OVERFLOW_WHOLE >> PAGE_SHIFT;
+    let bits = ((1u64 << PAGES) - 1) << ((group >> PAGE_SHIFT) % 64);
+    (page_word(base, group), bits)
+}
+
+/// Whether the shadow of the page group at `group` was dropped by [`crate::trim`] and
+/// the group not seen resident since.
+pub fn trimmed(group: usize) -> bool {
+    let (word, bits) = group_bits(TRIMMED, group);
+    word.load(Ordering::Relaxed) & bits != 0
+}
+
+/// Marks the page group at `group` trimmed or not (by the one trimming goroutine).
+pub fn set_trimmed(group: usize, on: bool) {
+    let (word, bits) = group_bits(TRIMMED, group);
+    if (word.load(Ordering::Relaxed) & bits != 0) != on {
+        if on {
+            word.fetch_or(bits, Ordering::Relaxed);
+        } else {
+            word.fetch_and(!bits, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The application chunks that have shadow, by base address.
+pub fn mapped_chunks() -> impl Iterator<Item = usize> {
+    (0..CHUNKS)
+        .filter(|c| MAPPED[c / 64].load(Ordering::Acquire) & (1 << (c % 64)) != 0)
+        .map(|c| c << CHUNK_SHIFT)
 }
 
 /// Marks the app page containing `addr` used; whether it was not yet (its shadow is
@@ -295,11 +351,8 @@ fn prefault(addr: usize) {
 
 /// [`reset_shadow`] of a range whose shadow may hold cells.
 fn reset_used(addr: usize, size: usize) {
-    const PAGE: usize = 4096;
     const MADVISE_MIN: usize = 64 << 10;
-    /// Application bytes whose shadow is whole pages in every plane (the overflow
-    /// plane, at 16 bytes per 64, is the coarsest).
-    const WHOLE: usize = PAGE * 64 / OVERFLOW_BYTES;
+    const WHOLE: usize = OVERFLOW_WHOLE;
     let start = addr & !7;
     let end = (addr + size + 7) & !7;
     if end - start < MADVISE_MIN {
@@ -311,6 +364,15 @@ fn reset_used(addr: usize, size: usize) {
     let (s, e) = ((start + WHOLE - 1) & !(WHOLE - 1), end & !(WHOLE - 1));
     clear_small(start, s);
     clear_small(e, end);
+    drop_shadow(s, e);
+}
+
+/// Gives the shadow of `[s, e)` (both [`OVERFLOW_WHOLE`]-aligned) back to the kernel:
+/// it reads as empty from now on. The overflow plane goes last, so that a spilled cell
+/// written meanwhile is never left without its granule's `more` flag (see
+/// [`crate::trim`]).
+pub fn drop_shadow(s: usize, e: usize) {
+    debug_assert!(s.is_multiple_of(OVERFLOW_WHOLE) && e.is_multiple_of(OVERFLOW_WHOLE));
     for (from, to) in [
         (shadow0(s), shadow0(e)),
         (

@@ -31,6 +31,7 @@ pub mod output;
 pub mod platform;
 pub mod symbolize;
 pub mod sys;
+pub mod trim;
 pub mod watchdog;
 
 #[cfg(not(test))]

@@ -8,7 +8,7 @@ use gorace_engine::shadow::Granule;
 use gorace_engine::Platform;
 
 use crate::symbolize::GoSymbolizer;
-use crate::{layout, output, sys};
+use crate::{layout, output, sys, trim};
 
 pub struct GoPlatform;
 
@@ -34,7 +34,8 @@ impl Platform for GoPlatform {
     }
 
     fn reset_shadow(&self, addr: usize, size: usize) {
-        layout::reset_shadow(addr, size)
+        layout::reset_shadow(addr, size);
+        trim::on_malloc(addr);
     }
 
     #[inline]

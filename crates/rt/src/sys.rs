@@ -31,6 +31,7 @@ const SYS_MUNMAP: usize = 11;
 const SYS_MREMAP: usize = 25;
 const SYS_SCHED_YIELD: usize = 24;
 const SYS_MADVISE: usize = 28;
+const SYS_MINCORE: usize = 27;
 const SYS_NANOSLEEP: usize = 35;
 const SYS_GETPID: usize = 39;
 const SYS_CLOCK_GETTIME: usize = 228;
@@ -157,6 +158,18 @@ pub unsafe fn mremap(addr: usize, old: usize, new: usize, flags: usize) -> isize
 pub unsafe fn madvise(addr: usize, len: usize, advice: usize) -> isize {
     // SAFETY: forwarded contract.
     unsafe { syscall6(SYS_MADVISE, [addr, len, advice, 0, 0, 0]) }
+}
+
+/// `mincore(2)`: a byte per page of `[addr, addr+len)` (page-aligned), bit 0 set if
+/// the page is resident. Returns 0 or a negative errno (`-ENOMEM`: part of the range
+/// is not mapped).
+///
+/// # Safety
+/// `vec` must have a byte for every page of the range.
+pub unsafe fn mincore(addr: usize, len: usize, vec: &mut [u8]) -> isize {
+    debug_assert!(vec.len() >= len.div_ceil(4096));
+    // SAFETY: forwarded contract: the kernel writes only the vector's bytes.
+    unsafe { syscall6(SYS_MINCORE, [addr, len, vec.as_mut_ptr() as usize, 0, 0, 0]) }
 }
 
 pub fn getpid() -> u32 {
