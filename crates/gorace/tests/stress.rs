@@ -323,6 +323,25 @@ fn atomic_load_seeing_the_first_store_acquires_it() {
     }
 }
 
+/// Objects handed between goroutines over channels while another goroutine keeps
+/// returning free heap memory to the kernel, so that gorace drops the shadow of pages
+/// Go hands out again meanwhile (heap_churn.go): every access is ordered, and no
+/// dead object's access may be taken for a new one's. Stock: no report either.
+#[test]
+fn heap_returned_to_the_kernel_while_in_use_gives_no_false_report() {
+    let p = build("heap_churn.go");
+    for _ in 0..2 {
+        let out = p.run(&[], "");
+        let reports = well_formed(&out.stderr);
+        assert!(
+            reports.is_empty() && out.code == 0 && out.stderr.trim().is_empty(),
+            "false positive(s) under heap churn:\n{}",
+            tail(&out.to_string(), 60)
+        );
+        assert_eq!(out.stdout, "churn ok true\n");
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // os.Exit from a goroutine
 // ---------------------------------------------------------------------------------------
