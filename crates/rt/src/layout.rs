@@ -352,7 +352,6 @@ fn prefault(addr: usize) {
 /// [`reset_shadow`] of a range whose shadow may hold cells.
 fn reset_used(addr: usize, size: usize) {
     const MADVISE_MIN: usize = 64 << 10;
-    const WHOLE: usize = OVERFLOW_WHOLE;
     let start = addr & !7;
     let end = (addr + size + 7) & !7;
     if end - start < MADVISE_MIN {
@@ -361,7 +360,10 @@ fn reset_used(addr: usize, size: usize) {
     }
     // The ends granule by granule (their blocks' overflow cells may be a neighbour's),
     // the whole pages in between by MADV_DONTNEED.
-    let (s, e) = ((start + WHOLE - 1) & !(WHOLE - 1), end & !(WHOLE - 1));
+    let (s, e) = (
+        (start + OVERFLOW_WHOLE - 1) & !(OVERFLOW_WHOLE - 1),
+        end & !(OVERFLOW_WHOLE - 1),
+    );
     clear_small(start, s);
     clear_small(e, end);
     drop_shadow(s, e);

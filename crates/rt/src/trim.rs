@@ -31,7 +31,7 @@ const PERIOD_NS: u64 = 250_000_000;
 /// Time-stamp counter ticks between two looks at the clock (a few milliseconds).
 const CLOCK_TICKS: u64 = 1 << 23;
 /// Application bytes whose overflow cells fill one page (4 pages of 4 KiB).
-pub const GROUP: usize = layout::OVERFLOW_WHOLE;
+const GROUP: usize = layout::OVERFLOW_WHOLE;
 const GROUP_PAGES: usize = GROUP >> PAGE_SHIFT;
 /// Application bytes asked about in one `mincore` call (a byte per page, on the stack).
 const BATCH: usize = 4 << 20;
