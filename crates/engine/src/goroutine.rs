@@ -30,8 +30,13 @@ const UNRESOLVED: u32 = u32::MAX;
 /// A frame (and everything above it) whose stack the full depot has no node for.
 const NO_ROOM: u32 = u32::MAX - 1;
 /// Returned children remembered (see `ShadowStack::memo`).
-const MEMO: usize = 8;
-const _: () = assert!(MEMO.is_power_of_two());
+const MEMO: usize = 16;
+/// Entries per set of the memo and of the site cache: a key picks a set of two
+/// adjacent entries, the newest first. Direct-mapped, two calls of one loop whose keys
+/// hash alike evicted each other on every round (mutexmap: a map access's and a lock's
+/// frames, and two of the loop's reads: 4 of its 12 lookups per round missed).
+const WAYS: usize = 2;
+const _: () = assert!(MEMO.is_power_of_two() && MEMO >= WAYS);
 /// A memo with no entry.
 const NO_MEMO: [(u64, u32, u32); MEMO] = [(0, 0, UNRESOLVED); MEMO];
 /// Entries of the site cache a goroutine starts with, and grows to once it has missed
@@ -63,7 +68,7 @@ const EMPTY_ENTRY: CacheEntry = CacheEntry {
 /// recovering function's own exit then pops them too, found by their depth
 /// ([`ShadowStack::exit`]), so the stack cannot grow without bound in a goroutine
 /// that recovers panics forever. A node is computed lazily, when an
-/// access has to be remembered, and then memoised in the frame; a small direct-mapped
+/// access has to be remembered, and then memoised in the frame; a small two-way
 /// cache keyed by `(parent node, pc)` makes repeated calls from a loop cheap.
 pub struct ShadowStack {
     frames: Vec<Frame>,
@@ -202,27 +207,41 @@ impl ShadowStack {
         }
     }
 
-    /// The memo slot of a child pc (Fibonacci hashing: the top bits of the product).
+    /// The first memo entry of a child pc's set (Fibonacci hashing: the top bits of
+    /// the product).
     #[inline(always)]
-    fn memo_slot(pc: u64) -> usize {
-        (pc.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - MEMO.trailing_zeros())) as usize
+    fn memo_set(pc: u64) -> usize {
+        let sets = (MEMO / WAYS).trailing_zeros();
+        (pc.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - sets)) as usize * WAYS
     }
 
     /// The node of frame `pc` about to be pushed on the `len` frames there are, if it
     /// returned lately to the frame now on top (see `memo`).
     #[inline(always)]
     fn recall(&self, pc: u64, len: usize) -> u32 {
-        match self.memo[Self::memo_slot(pc)] {
-            (p, serial, node) if p == pc && serial == self.serial_below(len) => node,
+        let (set, below) = (Self::memo_set(pc), self.serial_below(len));
+        // A set never holds one pc twice: if the first entry is this pc's, the second
+        // is not looked at (a recursive call, pushed under a new frame each time).
+        let (p, serial, node) = self.memo[set];
+        if p == pc {
+            return if serial == below { node } else { UNRESOLVED };
+        }
+        match self.memo[set + 1] {
+            (p, serial, node) if p == pc && serial == below => node,
             _ => UNRESOLVED,
         }
     }
 
-    /// Records the node of frame `pc`, which just returned to the top frame.
+    /// Records the node of frame `pc`, which just returned to the top frame, first in
+    /// its set.
     #[inline(always)]
     fn remember(&mut self, pc: u64, node: u32) {
         let serial = self.serial_below(self.frames.len());
-        self.memo[Self::memo_slot(pc)] = (pc, serial, node);
+        let set = Self::memo_set(pc);
+        if self.memo[set].0 != pc {
+            self.memo[set + 1] = self.memo[set];
+        }
+        self.memo[set] = (pc, serial, node);
     }
 
     /// Leaves the function entered at `depth`: frames entered deeper than it, left
@@ -261,18 +280,37 @@ impl ShadowStack {
         self.frames.iter().map(|f| f.pc)
     }
 
+    /// The first site cache entry of `(parent, pc)`'s set in a cache of `len`
+    /// entries (a wrapped, out-of-range index for an empty cache): the middle bits of
+    /// a multiplicative hash, which every bit of both keys reaches (xor-folding put
+    /// pcs of one function 128 bytes apart in one set).
     #[inline(always)]
-    fn cache_slot(pc: u64, parent: u32) -> usize {
-        (pc ^ (pc >> 13) ^ (parent as u64).wrapping_mul(0x9e37_79b9)) as usize
+    fn cache_set(pc: u64, parent: u32, len: usize) -> usize {
+        let h = (pc ^ (u64::from(parent) << 40)).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32;
+        h as usize & len.wrapping_sub(WAYS)
     }
 
-    /// The cached node for `(parent, pc)`, if the cache has it (a hit costs a hash, one
-    /// load and two compares: the per-access slow path's common case).
+    /// The cached node for `(parent, pc)` if the cache has it in the first `ways`
+    /// entries of its set (a hit costs a hash, a load and two compares: the per-access
+    /// slow path's common case; [`Self::site`] looks at the first way only, and
+    /// leaves the second to [`Self::site_slow`]).
     #[inline(always)]
-    fn cached(&self, parent: u32, pc: u64) -> Option<u32> {
-        let mask = self.cache.len().wrapping_sub(1);
-        let e = self.cache.get(Self::cache_slot(pc, parent) & mask)?;
-        (e.pc == pc && e.parent == parent && e.node < NO_ROOM).then_some(e.node)
+    fn cached(&self, parent: u32, pc: u64, ways: usize) -> Option<u32> {
+        let set = Self::cache_set(pc, parent, self.cache.len());
+        let entries = self.cache.get(set..set + ways)?;
+        let hit = |e: &&CacheEntry| e.pc == pc && e.parent == parent && e.node < NO_ROOM;
+        entries.iter().find(hit).map(|e| e.node)
+    }
+
+    /// Puts `e` first in the site cache set starting at `set`, the entry there moving
+    /// second unless it had `e`'s key.
+    #[inline(always)]
+    fn cache_insert(&mut self, set: usize, e: CacheEntry) {
+        let first = self.cache[set];
+        if first.pc != e.pc || first.parent != e.parent {
+            self.cache[set + 1] = first;
+        }
+        self.cache[set] = e;
     }
 
     /// `depot.try_intern` (or, with `FORCE`, `depot.intern`; `_site` variants for a
@@ -288,9 +326,7 @@ impl ShadowStack {
         if self.cache.is_empty() {
             self.first_cache();
         }
-        let h = Self::cache_slot(pc, parent);
-        let mask = self.cache.len() - 1;
-        let e = &mut self.cache[h & mask];
+        let set = Self::cache_set(pc, parent, self.cache.len());
         // Most nodes are kept inline in their parent's record: found there, the lookup
         // is one cache line (and a site lands in the cache for [`Self::site`]'s next
         // look; a frame found inline is found there again, and would only push a site
@@ -298,12 +334,14 @@ impl ShadowStack {
         // nodes a full depot will not make.
         if let Some(node) = depot.find_inline(parent, pc) {
             if LEAF {
-                *e = CacheEntry { pc, parent, node };
+                self.cache_insert(set, CacheEntry { pc, parent, node });
             }
             return Some(node);
         }
-        if e.pc == pc && e.parent == parent && (e.node != NO_ROOM || !FORCE) {
-            return (e.node != NO_ROOM).then_some(e.node);
+        for e in &self.cache[set..set + WAYS] {
+            if e.pc == pc && e.parent == parent && (e.node != NO_ROOM || !FORCE) {
+                return (e.node != NO_ROOM).then_some(e.node);
+            }
         }
         bump(Stat::DepotLookup);
         let node = match (LEAF, FORCE) {
@@ -312,7 +350,7 @@ impl ShadowStack {
             (false, false) => depot.try_intern(parent, pc).unwrap_or(NO_ROOM),
             (true, false) => depot.try_intern_site(parent, pc).unwrap_or(NO_ROOM),
         };
-        *e = CacheEntry { pc, parent, node };
+        self.cache_insert(set, CacheEntry { pc, parent, node });
         self.misses += 1;
         if self.misses == SITE_CACHE_BIG as u32 {
             self.grow_cache();
@@ -398,7 +436,7 @@ impl ShadowStack {
             return last;
         }
         if parent < NO_ROOM {
-            if let Some(site) = self.cached(parent, pc) {
+            if let Some(site) = self.cached(parent, pc, 1) {
                 self.last_site = (pc, parent, site);
                 return site;
             }
@@ -417,6 +455,11 @@ impl ShadowStack {
             Some(f) if f.node < NO_ROOM => Some(f.node),
             _ => self.node(depot),
         };
+        // The site may be second in its cache set, or cached under a frame resolved
+        // just now.
+        if let Some(site) = node.and_then(|n| self.cached(n, pc, WAYS)) {
+            return site;
+        }
         if let Some(site) = node.and_then(|n| self.intern::<true, false>(depot, n, pc)) {
             return site;
         }
@@ -705,6 +748,64 @@ mod tests {
         s.pop();
         s.push(0x200);
         assert_eq!(round(&mut s), [false, false]);
+    }
+
+    #[test]
+    fn callees_whose_pcs_share_a_memo_set_are_both_recalled() {
+        let depot = StackDepot::new();
+        let mut s = ShadowStack::new();
+        s.push(0x100); // a loop body calling two functions in turn
+        let a = 0x4000;
+        let b = (a + 1..)
+            .find(|&pc| ShadowStack::memo_set(pc) == ShadowStack::memo_set(a))
+            .unwrap();
+        let round = |s: &mut ShadowStack| {
+            let mut recalled = Vec::new();
+            for callee in [a, b] {
+                s.push(callee);
+                recalled.push(s.frames.last().map(|f| f.node) != Some(UNRESOLVED));
+                s.site(&depot, callee + 0x10);
+                s.pop();
+            }
+            recalled
+        };
+        round(&mut s);
+        let n = depot.len();
+        for _ in 0..3 {
+            assert_eq!(round(&mut s), [true, true], "{a:#x} and {b:#x} recalled");
+        }
+        assert_eq!(depot.len(), n, "no new node");
+    }
+
+    #[test]
+    fn sites_whose_keys_share_a_cache_set_are_both_cached() {
+        let depot = StackDepot::new();
+        let mut s = ShadowStack::new();
+        s.push(0x100);
+        let first = s.site(&depot, 0x110);
+        let parent = s.node(&depot).unwrap();
+        let set = |pc| ShadowStack::cache_set(pc, parent, s.cache.len());
+        let a = 0x5000;
+        let b = (a + 1..).find(|&pc| set(pc) == set(a)).unwrap();
+        let (site_a, site_b) = (s.site(&depot, a), s.site(&depot, b));
+        assert_eq!(s.cached(parent, b, 1), Some(site_b), "the newest first");
+        assert_eq!(s.cached(parent, a, 1), None);
+        assert_eq!(
+            s.cached(parent, a, WAYS),
+            Some(site_a),
+            "the older one second"
+        );
+        // Both come back from the cache again and again, in turn (the last site
+        // computed aside), without a depot lookup.
+        let n = depot.len();
+        for _ in 0..3 {
+            assert_eq!(s.site(&depot, a), site_a);
+            assert_eq!(s.site(&depot, b), site_b);
+        }
+        assert_eq!(s.cached(parent, a, WAYS), Some(site_a));
+        assert_eq!(s.cached(parent, b, WAYS), Some(site_b));
+        assert_eq!(depot.len(), n);
+        assert_ne!(first, site_a);
     }
 
     #[test]
