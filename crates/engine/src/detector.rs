@@ -17,7 +17,7 @@ use crate::report::{Access, GoroutineNote, RaceReport, Seen, Style, Symbolize, M
 use crate::shadow::{self, Granule, Outcome};
 use crate::slots::SlotTable;
 use crate::stack::{StackDepot, ROOT};
-use crate::stats::{bump, Stat};
+use crate::stats::{bump, bump_by, Stat};
 use crate::sync::SyncTable;
 
 /// Id of the context returned by `__tsan_init`.
@@ -42,6 +42,9 @@ pub trait Platform: Sync {
     fn primary(&self, addr: usize) -> &[AtomicU64; 2] {
         self.granule(addr).primary
     }
+    /// The primary pairs of the `n` granules from `addr` (8-aligned, all application
+    /// memory), which lie next to each other.
+    fn primaries(&self, addr: usize, n: usize) -> &[[AtomicU64; 2]];
     /// Whether `addr` is application memory that has shadow.
     fn is_app(&self, addr: usize) -> bool;
     /// The meta word (sync object index) of the granule containing `addr`, which must
@@ -490,17 +493,18 @@ impl<P: Platform> Detector<P> {
         }
         let body_end = end & !7;
         let whole = Cell::new(g.stamp, 0, 8, kind);
-        let (mask, value) = whole.whole_test();
+        let test = whole.whole_test();
         let mut a = head_end;
         while a < body_end {
+            let run = shadow::known_run(self.platform.primaries(a, (body_end - a) / 8), test);
+            bump_by(Stat::RangeGranule, run);
+            a += 8 * run;
+            if a >= body_end {
+                break;
+            }
             bump(Stat::RangeGranule);
             let primary = self.platform.primary(a);
-            let look = shadow::look_whole(primary, (mask, value));
-            if look == shadow::Whole::Known {
-                a += 8;
-                continue;
-            }
-            if look == shadow::Whole::Empty {
+            if shadow::is_fresh(primary) {
                 // Fresh memory (a new object's initialising write): one store per
                 // granule with the range's site, computed once, for as long as the
                 // granules stay empty.

@@ -97,6 +97,14 @@ pub fn bump(s: Stat) {
     }
 }
 
+/// Counts `n` of `s` at once (nothing unless the `stats` feature is on).
+#[inline(always)]
+pub fn bump_by(s: Stat, n: usize) {
+    if cfg!(feature = "stats") {
+        COUNTS[s as usize].fetch_add(n as u64, Relaxed);
+    }
+}
+
 /// `name=count` pairs, one line; empty unless the `stats` feature is on.
 pub fn summary() -> alloc::string::String {
     let mut s = alloc::string::String::new();

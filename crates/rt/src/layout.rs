@@ -103,6 +103,15 @@ pub fn primary(addr: usize) -> &'static [AtomicU64; 2] {
     unsafe { &*(shadow0(addr) as *const [AtomicU64; 2]) }
 }
 
+/// The primary pairs of the `n` granules from `addr` (8-aligned application memory).
+#[inline(always)]
+pub fn primaries(addr: usize, n: usize) -> &'static [[AtomicU64; 2]] {
+    // SAFETY: as in `primary`: the primary plane is one linear map of the application
+    // range, so consecutive granules' pairs are contiguous, mapped, aligned, never
+    // unmapped, and only accessed atomically.
+    unsafe { core::slice::from_raw_parts(shadow0(addr) as *const [AtomicU64; 2], n) }
+}
+
 /// The meta word of the granule containing `addr` (an application address).
 #[inline]
 pub fn meta(addr: usize) -> &'static AtomicU32 {

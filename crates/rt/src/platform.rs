@@ -23,6 +23,11 @@ impl Platform for GoPlatform {
         layout::primary(addr)
     }
 
+    #[inline(always)]
+    fn primaries(&self, addr: usize, n: usize) -> &[[AtomicU64; 2]] {
+        layout::primaries(addr, n)
+    }
+
     #[inline]
     fn is_app(&self, addr: usize) -> bool {
         layout::is_app(addr)

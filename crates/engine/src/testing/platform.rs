@@ -187,6 +187,11 @@ impl Platform for TestPlatform {
         }
     }
 
+    fn primaries(&self, addr: usize, n: usize) -> &[[AtomicU64; 2]] {
+        let i = self.index(addr);
+        &self.primary[i..i + n]
+    }
+
     fn is_app(&self, addr: usize) -> bool {
         addr >= self.base && addr - self.base < self.size
     }
