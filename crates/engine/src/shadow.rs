@@ -643,7 +643,7 @@ fn check_pair<F: FnMut() -> u32>(
     let placed =
         merged.or_else(|| (replace != 0).then(|| (replace.trailing_zeros() as usize, new)));
     let Some((i, c)) = placed else {
-        return claim_spilled(g, g.spill_value(new));
+        return spill_pair(g, clock, cur, p, new);
     };
     if !cas(i, c.0) {
         return None;
@@ -652,6 +652,38 @@ fn check_pair<F: FnMut() -> u32>(
         cas(1 - i, 0);
     }
     Some(Outcome::Stored)
+}
+
+/// [`check_pair`] with nothing to replace: a third cell, `new`. A primary cell of
+/// another goroutine, or of an earlier epoch, that happens before this access is
+/// spilled in its place. Its goroutine has released since that access, so it can
+/// never again find the cell covering an access of its own, while this goroutine is
+/// the one likely to touch the granule again in this epoch: in the primary pair, its
+/// cell is seen by the fast path (spilled, the next access would take the spilled
+/// check and move it back, see `promote`). Otherwise `new` itself spills. The cell
+/// moved is briefly remembered twice, which is harmless; if its primary cell changed
+/// meanwhile, `new` is not stored and the caller looks again.
+#[inline(never)]
+fn spill_pair(
+    g: Granule<'_>,
+    clock: &ThreadClock,
+    cur: Cell,
+    p: [Cell; 2],
+    new: Cell,
+) -> Option<Outcome> {
+    let older = (0..2).find(|&k| !p[k].same_stamp(cur) && happens_before(p[k], clock));
+    let Some(k) = older else {
+        return claim_spilled(g, g.spill_value(new));
+    };
+    bump(Stat::Demoted);
+    claim_spilled(g, g.spill_value(p[k]))?;
+    // The claim announced itself on the pair's flags, which stay.
+    let now = g.primary[k].load(Relaxed);
+    let placed = Cell(now).with_more(false) == p[k]
+        && g.primary[k]
+            .compare_exchange(now, new.with_more(Cell(now).more()).0, Relaxed, Relaxed)
+            .is_ok();
+    placed.then_some(Outcome::Stored)
 }
 
 /// A spill from a granule whose spilled cells were not read: claims the first free
@@ -920,17 +952,19 @@ mod tests {
     #[test]
     fn a_spilled_cell_that_keeps_being_hit_moves_into_the_primary_pair() {
         let m = Mem::new();
-        // Two writes the reader happens after, then the reader's own read: spilled.
+        // Two writes the reader does not happen after, then the reader's own read:
+        // nothing in the pair can make room, so the read spills.
         let (w1, w2) = (clock(&[(1, 1)]), clock(&[(2, 1)]));
         assert_eq!(acc(&m, &w1, 1, 0, 1, Kind::Write), None);
         assert_eq!(acc(&m, &w2, 2, 4, 1, Kind::Write), None);
-        let r = clock(&[(1, 1), (3, 1)]); // saw slot 1's write, not slot 2's
-        assert_eq!(acc(&m, &r, 3, 1, 1, Kind::Read), None);
+        assert_eq!(acc(&m, &clock(&[(3, 1)]), 3, 1, 1, Kind::Read), None);
         assert!(Cell(m.0[0].load(Relaxed)).more(), "the read spilled");
         let read = Cell::new(Cell::stamp(3, 1), 1, 1, Kind::Read);
         assert!(!known(m.g(), read), "not in the primary pair yet");
-        // Its next read is known from the spilled cell, which moves into the place of
-        // slot 1's write (ordered before the reader); slot 2's (unordered) stays.
+        // The reader acquires slot 1's write (its epoch stays): its next read is known
+        // from the spilled cell, which moves into the place of slot 1's write (ordered
+        // before the reader now); slot 2's (unordered) stays.
+        let r = clock(&[(1, 1), (3, 1)]);
         assert_eq!(acc(&m, &r, 3, 1, 1, Kind::Read), None);
         assert!(known(m.g(), read), "now the fast path sees it");
         assert!(
@@ -944,6 +978,35 @@ mod tests {
         let late = clock(&[(4, 1)]);
         let prev = acc(&m, &late, 4, 0, 1, Kind::Write).expect("race with slot 1's write");
         assert_eq!(prev.slot(), 1);
+    }
+
+    #[test]
+    fn a_third_access_spills_the_cell_it_happens_after_not_its_own() {
+        let m = Mem::new();
+        // Two writes, the reader happening after the first only, then its read.
+        let (w1, w2) = (clock(&[(1, 1)]), clock(&[(2, 1)]));
+        assert_eq!(acc(&m, &w1, 1, 0, 1, Kind::Write), None);
+        assert_eq!(acc(&m, &w2, 2, 4, 1, Kind::Write), None);
+        let r = clock(&[(1, 1), (3, 1)]);
+        assert_eq!(acc(&m, &r, 3, 1, 1, Kind::Read), None);
+        // Slot 1's write went to the overflow; the read is in the pair, where the fast
+        // path sees it at once.
+        assert!(Cell(m.0[0].load(Relaxed)).more(), "a cell spilled");
+        let read = Cell::new(Cell::stamp(3, 1), 1, 1, Kind::Read);
+        assert!(known(m.g(), read));
+        let slots: Vec<u16> = m.0.iter().map(|c| Cell(c.load(Relaxed)).slot()).collect();
+        assert!(slots.contains(&2) && slots.contains(&3), "{slots:?}");
+        assert_eq!(m.cells(), 3, "no cell lost or duplicated");
+        // Both writes are still found.
+        let late = clock(&[(4, 1)]);
+        let prev = acc(&m, &late, 4, 0, 1, Kind::Write).expect("race with slot 1's write");
+        assert_eq!(prev.slot(), 1);
+        let m2 = Mem::new();
+        acc(&m2, &w1, 1, 0, 1, Kind::Write);
+        acc(&m2, &w2, 2, 4, 1, Kind::Write);
+        acc(&m2, &r, 3, 1, 1, Kind::Read);
+        let prev = acc(&m2, &late, 4, 4, 1, Kind::Write).expect("race with slot 2's write");
+        assert_eq!(prev.slot(), 2);
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub enum Stat {
     Renewed,
     /// Cells evicted from a full granule.
     Evicted,
+    /// Primary cells that happened before a third access, spilled in its place.
+    Demoted,
     /// Cells written (a stored access).
     Stored,
     /// Sites computed outside the inline cache hit.
@@ -75,6 +77,7 @@ const NAMES: [&str; N] = [
     "spilled_known",
     "renewed",
     "evicted",
+    "demoted",
     "stored",
     "site_slow",
     "depot_lookup",
