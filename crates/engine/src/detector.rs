@@ -509,7 +509,7 @@ impl<P: Platform> Detector<P> {
                 // granule with the range's site, computed once, for as long as the
                 // granules stay empty.
                 let stack = &mut g.stack;
-                let s = *site.get_or_insert_with(|| stack.site(&self.stacks, pc));
+                let s = shadow::once(&mut site, || stack.site(&self.stacks, pc));
                 let cell = whole.with_site(s);
                 g.stamped = true;
                 let mut primary = primary;
@@ -559,7 +559,7 @@ impl<P: Platform> Detector<P> {
         bump(Stat::RangeSlow);
         let stacks = &self.stacks;
         let stack = &mut g.stack;
-        let site = || *site.get_or_insert_with(|| stack.site(stacks, pc));
+        let site = || shadow::once(site, || stack.site(stacks, pc));
         match shadow::check_and_store(granule.primary, || granule, &g.clock, cur, site) {
             Outcome::Known => true,
             Outcome::Stored => {

@@ -72,10 +72,9 @@ const EMPTY_ENTRY: CacheEntry = CacheEntry {
 /// cache keyed by `(parent node, pc)` makes repeated calls from a loop cheap.
 pub struct ShadowStack {
     frames: Vec<Frame>,
-    /// The frame popped last, if no frame was pushed since: the stack is then exactly
-    /// what it was when that frame was pushed, so pushing the same pc again (a function
-    /// called in a loop, an atomic operation's caller frame) restores its node.
-    popped: Option<(u64, u32)>,
+    /// The return address of the frame popped last, if no frame was pushed since (0:
+    /// none): a pc in the innermost function, just after a call.
+    returned: u64,
     /// Nodes of functions that returned, `(pc, serial of the frame they returned to,
     /// node)`, direct-mapped by pc: an entry holds while that very frame is on top
     /// again (each push has its own serial), however deep the calls in between went.
@@ -102,7 +101,7 @@ impl ShadowStack {
     pub fn new() -> Self {
         ShadowStack {
             frames: Vec::new(),
-            popped: None,
+            returned: 0,
             memo: NO_MEMO,
             serial: 0,
             last_site: (0, NO_ROOM, ROOT),
@@ -135,20 +134,19 @@ impl ShadowStack {
         self.enter(pc, 0);
     }
 
-    /// Enters a function called from `pc` at stack `depth` (see [`Frame`]).
+    /// Enters a function called from `pc` at stack `depth` (see [`Frame`]). Only the
+    /// pc is recorded: the frame's node is looked for when a site needs it
+    /// ([`Self::quick_site`], [`Self::node`]), most frames never do.
     #[inline(always)]
     pub fn enter(&mut self, pc: u64, depth: u32) {
         let len = self.frames.len();
-        let node = match self.popped.take() {
-            Some((p, node)) if p == pc => node,
-            _ => self.recall(pc, len),
-        };
+        self.returned = 0;
         let serial = self.serial.wrapping_add(1);
         self.serial = serial;
         if len == self.frames.capacity() || serial == 0 {
             // A tail call: nothing stays live across it, so the common path saves no
             // registers.
-            return self.push_rare(pc, depth, node);
+            return self.push_rare(pc, depth);
         }
         // SAFETY: `len < capacity`: the slot is allocated and unused; it is written
         // before the length covers it.
@@ -156,7 +154,7 @@ impl ShadowStack {
             let f = Frame {
                 pc,
                 depth,
-                node,
+                node: UNRESOLVED,
                 serial,
             };
             self.frames.as_mut_ptr().add(len).write(f);
@@ -169,7 +167,7 @@ impl ShadowStack {
     /// two frames and no entry share a serial by accident.
     #[cold]
     #[inline(never)]
-    fn push_rare(&mut self, pc: u64, depth: u32, node: u32) {
+    fn push_rare(&mut self, pc: u64, depth: u32) {
         if self.serial == 0 {
             self.memo = NO_MEMO;
             for (i, f) in self.frames.iter_mut().enumerate() {
@@ -181,7 +179,7 @@ impl ShadowStack {
         self.frames.push(Frame {
             pc,
             depth,
-            node,
+            node: UNRESOLVED,
             serial,
         });
     }
@@ -199,11 +197,14 @@ impl ShadowStack {
     /// Leaves the innermost function.
     #[inline(always)]
     pub fn pop(&mut self) {
-        self.popped = self.frames.pop().map(|f| (f.pc, f.node));
-        if let Some((pc, node)) = self.popped {
-            if node != UNRESOLVED {
-                self.remember(pc, node);
+        match self.frames.pop() {
+            Some(f) => {
+                self.returned = f.pc;
+                if f.node != UNRESOLVED {
+                    self.remember(f.pc, f.node);
+                }
             }
+            None => self.returned = 0,
         }
     }
 
@@ -215,8 +216,8 @@ impl ShadowStack {
         (pc.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - sets)) as usize * WAYS
     }
 
-    /// The node of frame `pc` about to be pushed on the `len` frames there are, if it
-    /// returned lately to the frame now on top (see `memo`).
+    /// The node of frame `pc` pushed on the `len` frames below it, if it returned
+    /// lately to the frame under it (see `memo`); else `UNRESOLVED`.
     #[inline(always)]
     fn recall(&self, pc: u64, len: usize) -> u32 {
         let (set, below) = (Self::memo_set(pc), self.serial_below(len));
@@ -267,7 +268,7 @@ impl ShadowStack {
     /// The return address of the frame popped last, if nothing was pushed since: a pc
     /// in the innermost function, just after a call.
     pub fn returned_to(&self) -> Option<u64> {
-        self.popped.map(|(pc, _)| pc)
+        (self.returned != 0).then_some(self.returned)
     }
 
     /// Return addresses, outermost first.
@@ -393,13 +394,14 @@ impl ShadowStack {
             self.frames[i - 1].node
         };
         for j in i..=top {
-            match (node != NO_ROOM)
-                .then(|| self.intern::<false, false>(depot, node, self.frames[j].pc))
-                .flatten()
-            {
-                Some(n) => node = n,
-                None => node = NO_ROOM,
-            }
+            let pc = self.frames[j].pc;
+            node = match self.recall(pc, j) {
+                _ if node == NO_ROOM => NO_ROOM,
+                UNRESOLVED => self
+                    .intern::<false, false>(depot, node, pc)
+                    .unwrap_or(NO_ROOM),
+                recalled => recalled,
+            };
             self.frames[j].node = node;
         }
         (node != NO_ROOM).then_some(node)
@@ -428,9 +430,7 @@ impl ShadowStack {
     /// accesses from one function); everything else is [`Self::site_slow`].
     #[inline(always)]
     pub fn site(&mut self, depot: &StackDepot, pc: u64) -> u32 {
-        // `recent_site`'s test, written out: calling it here tipped the inliner into
-        // outlining the range loop's site closure (bigheap: +2% instructions).
-        let parent = self.frames.last().map_or(ROOT, |f| f.node);
+        let parent = self.top_node();
         let (last_pc, last_parent, last) = self.last_site;
         if pc == last_pc && parent == last_parent {
             return last;
@@ -442,10 +442,33 @@ impl ShadowStack {
             }
         }
         let site = self.site_slow(depot, pc);
+        // The frame is resolved now, if the depot had room.
+        let parent = self.frames.last().map_or(ROOT, |f| f.node);
         if parent < NO_ROOM {
             self.last_site = (pc, parent, site);
         }
         site
+    }
+
+    /// The innermost frame's node if known or recalled from the memo (and then kept in
+    /// the frame), [`ROOT`] for the empty stack, else `UNRESOLVED`.
+    #[inline(always)]
+    fn top_node(&mut self) -> u32 {
+        match self.frames.last() {
+            None => ROOT,
+            Some(f) if f.node != UNRESOLVED => f.node,
+            Some(_) => self.recall_top(),
+        }
+    }
+
+    /// [`Self::top_node`] for a frame not resolved yet: the memo's node, if any, kept
+    /// in the frame (out of line, to keep the sites' inline path small).
+    #[inline(never)]
+    fn recall_top(&mut self) -> u32 {
+        let top = self.frames.len() - 1;
+        let node = self.recall(self.frames[top].pc, top);
+        self.frames[top].node = node;
+        node
     }
 
     #[inline(never)]
@@ -663,7 +686,8 @@ mod tests {
         let first = s.site(&depot, 0x250);
         s.pop();
         s.push(0x200); // the same call again: resolved without the depot
-        assert_eq!(s.frames.last().map(|f| f.node), s.node(&depot));
+        assert_ne!(s.top_node(), UNRESOLVED, "recalled");
+        assert_eq!(Some(s.top_node()), s.node(&depot));
         let n = depot.len();
         assert_eq!(s.site(&depot, 0x250), first);
         assert_eq!(depot.len(), n);
@@ -690,11 +714,7 @@ mod tests {
         let n = depot.len();
         for (i, callee) in [0x300, 0x400, 0x500].into_iter().enumerate() {
             s.push(callee);
-            assert_ne!(
-                s.frames.last().map(|f| f.node),
-                Some(UNRESOLVED),
-                "{callee:#x} recalled"
-            );
+            assert_ne!(s.top_node(), UNRESOLVED, "{callee:#x} recalled");
             assert_eq!(s.site(&depot, callee + 0x10), sites[i]);
             s.pop();
         }
@@ -731,7 +751,7 @@ mod tests {
             let mut recalled = Vec::new();
             for callee in [0x300, 0x400] {
                 s.push(callee);
-                recalled.push(s.frames.last().map(|f| f.node) != Some(UNRESOLVED));
+                recalled.push(s.top_node() != UNRESOLVED);
                 s.push(0x900); // a deeper call: its return no longer clears the memo
                 s.site(&depot, 0x910);
                 s.pop();
@@ -763,7 +783,7 @@ mod tests {
             let mut recalled = Vec::new();
             for callee in [a, b] {
                 s.push(callee);
-                recalled.push(s.frames.last().map(|f| f.node) != Some(UNRESOLVED));
+                recalled.push(s.top_node() != UNRESOLVED);
                 s.site(&depot, callee + 0x10);
                 s.pop();
             }
@@ -824,8 +844,8 @@ mod tests {
         s.pop();
         s.push(0x300);
         assert_ne!(
-            s.frames.last().map(|f| f.node),
-            Some(UNRESOLVED),
+            s.top_node(),
+            UNRESOLVED,
             "the memo works under the new numbers"
         );
         assert_eq!(s.site(&depot, 0x310), site);

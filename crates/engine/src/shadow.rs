@@ -213,8 +213,22 @@ struct LazySite<F> {
 impl<F: FnMut() -> u32> LazySite<F> {
     #[inline(always)]
     fn on(&mut self, cur: Cell) -> Cell {
-        let make = &mut self.make;
-        cur.with_site(*self.site.get_or_insert_with(make))
+        cur.with_site(once(&mut self.site, &mut self.make))
+    }
+}
+
+/// The value in `slot`, made by `make` the first time. `Option::get_or_insert_with`,
+/// written out so that it is always inlined: the compiler outlined that one on the
+/// per-access slow path once the site computation grew.
+#[inline(always)]
+pub fn once<T: Copy>(slot: &mut Option<T>, make: impl FnOnce() -> T) -> T {
+    match *slot {
+        Some(v) => v,
+        None => {
+            let v = make();
+            *slot = Some(v);
+            v
+        }
     }
 }
 

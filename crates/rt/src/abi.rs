@@ -351,9 +351,12 @@ core::arch::global_asm!(
 /// not describe one stack.
 #[inline(always)]
 fn depth(sp: usize, hi: usize) -> u32 {
-    match hi.checked_sub(sp) {
-        Some(d) if d > 0 && d < u32::MAX as usize => d as u32,
-        _ => 0,
+    // An SP above `hi` wraps to a huge difference: one compare covers both cases.
+    let d = hi.wrapping_sub(sp);
+    if d < u32::MAX as usize {
+        d as u32
+    } else {
+        0
     }
 }
 
