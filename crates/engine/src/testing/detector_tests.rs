@@ -341,6 +341,45 @@ fn malloc_forgets_accesses_and_free_forgets_releases() {
 }
 
 #[test]
+fn malloc_forgets_every_cell_stored_however_it_was_stored() {
+    // Blocks of eight granules (sharing their overflow cells).
+    let unit = 64;
+    let base = Y.next_multiple_of(unit);
+    // Each way of storing a cell, each into blocks of its own: a range write over fresh
+    // memory spanning three blocks, a scalar write, a byte loop widening a cell.
+    let ways: [(usize, usize); 3] = [(base, 3 * unit), (base + 4 * unit, 8), (base + 5 * unit, 4)];
+    for (i, &(addr, size)) in ways.iter().enumerate() {
+        let d = detector(report_everything());
+        let (_g0, mut main) = start(&d);
+        let mut child = d.go_start(Some(&mut main), 0x60);
+        match i {
+            0 => d.access_range(&mut child, addr, size, Kind::Write, 10),
+            1 => d.access(&mut child, addr, 8, Kind::Write, 10),
+            _ => (0..size).for_each(|b| d.access(&mut child, addr + b, 1, Kind::Write, 10)),
+        }
+        // Without malloc, main's write to the last granule races with the child's.
+        let last = addr + size - 1;
+        d.malloc(addr, size);
+        d.access(&mut main, last & !7, 8, Kind::Write, 20);
+        d.access(&mut main, addr, 8, Kind::Write, 21);
+        assert_eq!(
+            d.report_count(),
+            0,
+            "way {i}: the child's cells were forgotten"
+        );
+        // Cells stored anew are forgotten by the next malloc too.
+        d.malloc(addr, size);
+        d.access(&mut child, addr, 8, Kind::Write, 11);
+        d.malloc(addr, size);
+        d.access(&mut main, addr, 8, Kind::Write, 22);
+        assert_eq!(d.report_count(), 0, "way {i}: forgotten again");
+        d.access(&mut child, addr, 8, Kind::Write, 12);
+        d.access(&mut main, addr, 8, Kind::Write, 23);
+        assert_eq!(d.report_count(), 1, "way {i}: without malloc, a race");
+    }
+}
+
+#[test]
 fn sync_objects_made_by_releases_and_atomics_are_freed_with_their_memory() {
     use super::platform::{APP_SIZE, META_PAGE};
     // Both ways a sync object is made (a release, an atomic store); freeing a range

@@ -612,11 +612,18 @@ impl Sim {
             }
         }
         self.stats.accesses += 1;
-        // Granules with no room left, as they were: the access may evict one.
+        // Granules with no room left, as they were: the access may evict one. A range
+        // access may itself take the last overflow cell of a block for one granule and
+        // then find another granule of the block full: for it, granules whose own
+        // pairs are in use count as full whatever the overflow holds.
+        let may_fill = |a: usize| match how {
+            How::Range => self.det.platform.own_pairs_full(a),
+            _ => self.det.platform.granule_full(a),
+        };
         let full: Vec<(usize, [Cell; super::platform::GRANULE_CELLS])> = granules
             .clone()
             .map(|g| self.base() + g * 8)
-            .filter(|&a| self.det.platform.granule_full(a))
+            .filter(|&a| may_fill(a))
             .map(|a| (a, self.det.platform.cells(a).0))
             .collect();
         self.stats.full_granules += full.len();

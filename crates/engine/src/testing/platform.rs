@@ -154,10 +154,15 @@ impl TestPlatform {
     /// race.
     pub fn granule_full(&self, addr: usize) -> bool {
         let i = self.index(addr);
+        self.own_pairs_full(addr) && self.overflow[i / 8].iter().all(|c| c.load(Relaxed) != 0)
+    }
+
+    /// The granule's primary and secondary pairs are all in use (it is full once its
+    /// block's overflow cells are taken too).
+    pub fn own_pairs_full(&self, addr: usize) -> bool {
         let (cells, _) = self.cells(addr);
         let own_pairs = [0, 1, 2 + OVERFLOW, 3 + OVERFLOW];
         own_pairs.iter().all(|&j| !cells[j].is_empty())
-            && self.overflow[i / 8].iter().all(|c| c.load(Relaxed) != 0)
     }
 }
 
