@@ -136,7 +136,7 @@ impl ShadowStack {
 
     /// Enters a function called from `pc` at stack `depth` (see [`Frame`]). Only the
     /// pc is recorded: the frame's node is looked for when a site needs it
-    /// ([`Self::quick_site`], [`Self::node`]), most frames never do.
+    /// ([`Self::site`], [`Self::node`]); most frames never do.
     #[inline(always)]
     pub fn enter(&mut self, pc: u64, depth: u32) {
         let len = self.frames.len();
@@ -426,8 +426,9 @@ impl ShadowStack {
     /// When the depot is full, only the innermost frame and `pc` are kept.
     ///
     /// Inline: the last site computed, if it was for this pc and frame, else when the
-    /// innermost frame's node is already known and the cache has the site (repeated
-    /// accesses from one function); everything else is [`Self::site_slow`].
+    /// innermost frame's node is known (or recalled from the memo) and the cache has
+    /// the site (repeated accesses from one function); everything else is
+    /// [`Self::site_slow`].
     #[inline(always)]
     pub fn site(&mut self, depot: &StackDepot, pc: u64) -> u32 {
         let parent = self.top_node();

@@ -138,7 +138,7 @@ fn whole_known(pair: &[AtomicU64; 2], (mask, value): (u64, u64)) -> bool {
 }
 
 /// How many of `pairs` (consecutive granules' primary pairs), from the first, already
-/// cover a whole-granule access ([`whole_known`]): the range loop's common case, a
+/// cover a whole-granule access (`whole_known`): the range loop's common case, a
 /// buffer this goroutine copied or filled earlier in the epoch. After the first, four
 /// granules (a cache line of shadow) per step, their tests combined without branches.
 #[inline(always)]
