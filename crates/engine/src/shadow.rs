@@ -418,7 +418,7 @@ fn check_spilled<F: FnMut() -> u32>(
 fn promote(g: Granule<'_>, clock: &ThreadClock, cur: Cell, primary: [u64; 2], i: usize, raw: u64) {
     let victim = (0..2).find(|&k| {
         let c = Cell(primary[k]).with_more(false);
-        c.is_empty() || (!c.same_stamp(cur) && happens_before(c, clock))
+        c.is_empty() || gives_way(c, cur, clock)
     });
     let Some(k) = victim else { return };
     let slot = g.spill_slot(i);
@@ -685,7 +685,7 @@ fn spill_pair(
     p: [Cell; 2],
     new: Cell,
 ) -> Option<Outcome> {
-    let older = (0..2).find(|&k| !p[k].same_stamp(cur) && happens_before(p[k], clock));
+    let older = (0..2).find(|&k| gives_way(p[k], cur, clock));
     let Some(k) = older else {
         return claim_spilled(g, g.spill_value(new));
     };
@@ -698,6 +698,15 @@ fn spill_pair(
             .compare_exchange(now, new.with_more(Cell(now).more()).0, Relaxed, Relaxed)
             .is_ok();
     placed.then_some(Outcome::Stored)
+}
+
+/// Whether primary cell `c` may leave the primary pair to make room for `cur`'s
+/// goroutine (spilled, or swapped with its spilled cell): another goroutine's, or an
+/// earlier epoch's, that happens before it. Its goroutine has released since, so no
+/// access of its own can find the cell covering it again.
+#[inline(always)]
+fn gives_way(c: Cell, cur: Cell, clock: &ThreadClock) -> bool {
+    !c.same_stamp(cur) && happens_before(c, clock)
 }
 
 /// A spill from a granule whose spilled cells were not read: claims the first free
@@ -963,14 +972,36 @@ mod tests {
         }
     }
 
+    /// Slot 1's write of byte 0 and slot 2's of byte 4, unordered: a granule whose pair
+    /// is full.
+    fn two_writes() -> Mem {
+        let m = Mem::new();
+        assert_eq!(acc(&m, &clock(&[(1, 1)]), 1, 0, 1, Kind::Write), None);
+        assert_eq!(acc(&m, &clock(&[(2, 1)]), 2, 4, 1, Kind::Write), None);
+        m
+    }
+
+    /// After [`two_writes`] and slot 3's read of byte 1: the pair holds slot 2's write
+    /// and the read, slot 1's write is spilled, nothing is lost, and a write of a fourth
+    /// goroutine to byte `off` races with the write there.
+    fn read_in_pair_both_writes_kept(m: &Mem, off: u64) {
+        let slots: Vec<u16> = m.0.iter().map(|c| Cell(c.load(Relaxed)).slot()).collect();
+        assert!(slots.contains(&2) && slots.contains(&3), "{slots:?}");
+        assert!(
+            Cell(m.0[0].load(Relaxed)).more(),
+            "slot 1's write is spilled"
+        );
+        assert_eq!(m.cells(), 3, "no cell lost or duplicated");
+        let late = clock(&[(4, 1)]);
+        let prev = acc(m, &late, 4, off, 1, Kind::Write).expect("a race with a write");
+        assert_eq!(u64::from(prev.slot()), if off == 0 { 1 } else { 2 });
+    }
+
     #[test]
     fn a_spilled_cell_that_keeps_being_hit_moves_into_the_primary_pair() {
-        let m = Mem::new();
-        // Two writes the reader does not happen after, then the reader's own read:
-        // nothing in the pair can make room, so the read spills.
-        let (w1, w2) = (clock(&[(1, 1)]), clock(&[(2, 1)]));
-        assert_eq!(acc(&m, &w1, 1, 0, 1, Kind::Write), None);
-        assert_eq!(acc(&m, &w2, 2, 4, 1, Kind::Write), None);
+        // The reader does not happen after either write: nothing in the pair can make
+        // room, so its read spills.
+        let m = two_writes();
         assert_eq!(acc(&m, &clock(&[(3, 1)]), 3, 1, 1, Kind::Read), None);
         assert!(Cell(m.0[0].load(Relaxed)).more(), "the read spilled");
         let read = Cell::new(Cell::stamp(3, 1), 1, 1, Kind::Read);
@@ -981,46 +1012,20 @@ mod tests {
         let r = clock(&[(1, 1), (3, 1)]);
         assert_eq!(acc(&m, &r, 3, 1, 1, Kind::Read), None);
         assert!(known(m.g(), read), "now the fast path sees it");
-        assert!(
-            Cell(m.0[0].load(Relaxed)).more(),
-            "still spilled: slot 1's write is"
-        );
-        assert_eq!(m.cells(), 3, "no cell lost or duplicated");
-        let slots: Vec<u16> = m.0.iter().map(|c| Cell(c.load(Relaxed)).slot()).collect();
-        assert!(slots.contains(&2) && slots.contains(&3), "{slots:?}");
-        // Both writes are still found.
-        let late = clock(&[(4, 1)]);
-        let prev = acc(&m, &late, 4, 0, 1, Kind::Write).expect("race with slot 1's write");
-        assert_eq!(prev.slot(), 1);
+        read_in_pair_both_writes_kept(&m, 0);
     }
 
     #[test]
     fn a_third_access_spills_the_cell_it_happens_after_not_its_own() {
-        let m = Mem::new();
-        // Two writes, the reader happening after the first only, then its read.
-        let (w1, w2) = (clock(&[(1, 1)]), clock(&[(2, 1)]));
-        assert_eq!(acc(&m, &w1, 1, 0, 1, Kind::Write), None);
-        assert_eq!(acc(&m, &w2, 2, 4, 1, Kind::Write), None);
+        // The reader happens after slot 1's write only: that write goes to the
+        // overflow, the read stays in the pair, where the fast path sees it at once.
         let r = clock(&[(1, 1), (3, 1)]);
-        assert_eq!(acc(&m, &r, 3, 1, 1, Kind::Read), None);
-        // Slot 1's write went to the overflow; the read is in the pair, where the fast
-        // path sees it at once.
-        assert!(Cell(m.0[0].load(Relaxed)).more(), "a cell spilled");
-        let read = Cell::new(Cell::stamp(3, 1), 1, 1, Kind::Read);
-        assert!(known(m.g(), read));
-        let slots: Vec<u16> = m.0.iter().map(|c| Cell(c.load(Relaxed)).slot()).collect();
-        assert!(slots.contains(&2) && slots.contains(&3), "{slots:?}");
-        assert_eq!(m.cells(), 3, "no cell lost or duplicated");
-        // Both writes are still found.
-        let late = clock(&[(4, 1)]);
-        let prev = acc(&m, &late, 4, 0, 1, Kind::Write).expect("race with slot 1's write");
-        assert_eq!(prev.slot(), 1);
-        let m2 = Mem::new();
-        acc(&m2, &w1, 1, 0, 1, Kind::Write);
-        acc(&m2, &w2, 2, 4, 1, Kind::Write);
-        acc(&m2, &r, 3, 1, 1, Kind::Read);
-        let prev = acc(&m2, &late, 4, 4, 1, Kind::Write).expect("race with slot 2's write");
-        assert_eq!(prev.slot(), 2);
+        for off in [0, 4] {
+            let m = two_writes();
+            assert_eq!(acc(&m, &r, 3, 1, 1, Kind::Read), None);
+            assert!(known(m.g(), Cell::new(Cell::stamp(3, 1), 1, 1, Kind::Read)));
+            read_in_pair_both_writes_kept(&m, off);
+        }
     }
 
     #[test]
