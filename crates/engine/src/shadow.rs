@@ -41,8 +41,8 @@
 //! against the value it checked: the loser checks again and sees the winner. The
 //! first two were plain stores until two goroutines each writing a byte of a fresh
 //! word and then the same byte were found to lose that race in about 1 of 2,000 runs
-//! (e2e `same_byte_field_race_is_reported_every_time`); as compare-and-swaps, none in
-//! 8,000, for about 4% on bigheap, whose every node takes several, and 7% on
+//! (e2e `same_byte_field_race_is_reported_every_time`); as compare-and-swaps, 1 in
+//! 18,000 (a rarer window remains), for about 4% on bigheap, whose every node takes several, and 7% on
 //! mutexmap (medians of per-round ratios, 5 and 11 interleaved runs).
 
 use core::sync::atomic::AtomicU64;
@@ -261,17 +261,10 @@ pub fn check_and_store<'a>(
     };
     let p0 = Cell(primary[0].load(Relaxed));
     let p1 = Cell(primary[1].load(Relaxed));
-    if p0.0 == 0 && p1.0 == 0 {
+    // The inline cases pick one primary cell and the value it was read with.
+    let inline = if p0.0 == 0 && p1.0 == 0 {
         // Fresh memory: the most common slow path of all.
-        bump(Stat::OneCell);
-        let new = site.on(cur).0;
-        if primary[0]
-            .compare_exchange(0, new, Relaxed, Relaxed)
-            .is_ok()
-        {
-            return Outcome::Stored;
-        }
-        return check_and_store_general(granule(), clock, cur, true, &mut site);
+        Some((0, 0))
     } else if p1.0 == 0 && !p0.more() && p0.same_access_but_site_and_range(cur) {
         // One cell, never spilled, of this goroutine, epoch and kind: a byte loop's
         // next byte joins it (same site, neighbouring bytes); anything else takes the
@@ -281,20 +274,26 @@ pub fn check_and_store<'a>(
             primary[0].store(merged.0, Relaxed);
             return Outcome::Stored;
         }
+        None
     } else if p1.0 == 0 && !p0.more() {
         // One cell, never spilled, and nothing to merge with: the general check's
         // outcome for a pair with one empty cell, decided inline (another goroutine's
         // first access to memory this one initialised, say). The caller found that
         // the cell does not subsume `cur` ([`known`]), and only this goroutine makes
         // cells with its stamp, so that is not tested again.
-        bump(Stat::OneCell);
         let overlap = p0.intersects(cur);
         let hb = happens_before(p0, clock);
         if overlap && !hb && p0.kinds_conflict(cur) {
+            bump(Stat::OneCell);
             return Outcome::Race(p0);
         }
         let replace = overlap && hb && cur.outweighs(p0);
-        let (i, expect) = if replace { (0, p0.0) } else { (1, 0) };
+        Some(if replace { (0, p0.0) } else { (1, 0) })
+    } else {
+        None
+    };
+    if let Some((i, expect)) = inline {
+        bump(Stat::OneCell);
         let new = site.on(cur).0;
         if primary[i]
             .compare_exchange(expect, new, Relaxed, Relaxed)
@@ -302,6 +301,7 @@ pub fn check_and_store<'a>(
         {
             return Outcome::Stored;
         }
+        // Another goroutine stored into the granule meanwhile: the full check sees it.
         return check_and_store_general(granule(), clock, cur, true, &mut site);
     }
     bump(Stat::General);
