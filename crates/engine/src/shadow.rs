@@ -42,8 +42,9 @@
 //! first two were plain stores until two goroutines each writing a byte of a fresh
 //! word and then the same byte were found to lose that race in about 1 of 2,000 runs
 //! (e2e `same_byte_field_race_is_reported_every_time`); as compare-and-swaps, 1 in
-//! 18,000 (a rarer window remains), for about 4% on bigheap, whose every node takes several, and 7% on
-//! mutexmap (medians of per-round ratios, 5 and 11 interleaved runs).
+//! 18,000 (a rarer window remains), for about 4% on bigheap, whose every node takes
+//! several, and 7% on mutexmap (medians of per-round ratios, 5 and 11 interleaved
+//! runs).
 
 use core::sync::atomic::AtomicU64;
 use core::sync::atomic::Ordering::{Relaxed, SeqCst};
