@@ -685,8 +685,8 @@ impl<P: Platform> Detector<P> {
         // stamped with the epoch it releases, under the address's lock: the atomics on
         // this word it synchronises with happen before it, so its cell replaces theirs,
         // and a contended counter or mutex word keeps one cell instead of one per
-        // goroutine.
-        let check = |g: &mut Goroutine| self.access(g, addr, size, kind, pc);
+        // goroutine. (`access` is written out at each of the four places: called
+        // through a closure, it was compiled out of line.)
         let (r, released) = if op == AtomicOp::Load {
             // Load first, then look for a sync object: a store that this load observes
             // created its object (and released into it) before storing. If there is
@@ -695,14 +695,14 @@ impl<P: Platform> Detector<P> {
             let first = perform().0;
             match self.syncs.get(meta, addr) {
                 None => {
-                    check(g);
+                    self.access(g, addr, size, kind, pc);
                     (first, false)
                 }
                 Some(var) => {
                     let s = var.state.lock();
                     g.clock.acquire(&s.clock);
                     let r = perform().0;
-                    check(g);
+                    self.access(g, addr, size, kind, pc);
                     (r, false)
                 }
             }
@@ -710,7 +710,7 @@ impl<P: Platform> Detector<P> {
             self.platform.meta_created(addr);
             match self.syncs.get_or_create(meta, addr) {
                 None => {
-                    check(g);
+                    self.access(g, addr, size, kind, pc);
                     (perform().0, false)
                 }
                 Some(var) => {
@@ -726,7 +726,7 @@ impl<P: Platform> Detector<P> {
                         }
                         (r, wrote)
                     };
-                    check(g);
+                    self.access(g, addr, size, kind, pc);
                     (r, wrote)
                 }
             }

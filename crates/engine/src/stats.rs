@@ -38,6 +38,9 @@ pub enum Stat {
     Renewed,
     /// Cells evicted from a full granule.
     Evicted,
+    /// Races found by the second look after a store: an access another goroutine
+    /// stored into the granule at the same instant.
+    Rechecked,
     /// Primary cells that happened before a third access, spilled in its place.
     Demoted,
     /// Cells written (a stored access).
@@ -77,6 +80,7 @@ const NAMES: [&str; N] = [
     "spilled_known",
     "renewed",
     "evicted",
+    "rechecked",
     "demoted",
     "stored",
     "site_slow",
