@@ -820,11 +820,10 @@ fn gives_way(c: Cell, cur: Cell, clock: &ThreadClock) -> bool {
 /// A spill from a granule whose spilled cells were not read: claims the first free
 /// one for `value` (the new cell, tagged), announces it and returns its index. The
 /// first cell of each plane is claimed without reading it (a compare-and-swap against
-/// empty), so a page of shadow never used is faulted in once, for writing. Claims
-/// are made in cell order, so of two goroutines spilling at once into one granule
-/// the one claiming the later cell has seen the other's. `None` when a cell of this
-/// granule was found on the way (a spill whose claimer has not announced it yet: it
-/// was not checked, look again with it) or when every cell is a neighbour's.
+/// empty), so a page of shadow never used is faulted in once, for writing. `None`
+/// when a cell of this granule was found on the way (a spill whose claimer has not
+/// announced it yet: it was not checked, look again with it) or when every cell is a
+/// neighbour's.
 #[inline(never)]
 fn claim_spilled(g: Granule<'_>, value: u64) -> Option<usize> {
     for j in 0..SPILLED {
