@@ -371,13 +371,14 @@ fn flags(j: usize) -> [u64; 2] {
 #[inline(never)]
 fn recheck(g: Granule<'_>, clock: &ThreadClock, cur: Cell) -> Outcome {
     // Whether the cell stored as `raw` (the granule's) races with `cur`; this
-    // goroutine's own cells never do.
+    // goroutine's own cells never do. The kinds first: in a granule that many
+    // goroutines read, a read's look ends there for every cell.
     let races = |raw: u64| {
         let c = Cell(raw).with_more(false).with_tag(0);
-        !c.is_empty()
+        c.kinds_conflict(cur)
+            && !c.is_empty()
             && !c.same_stamp(cur)
             && c.intersects(cur)
-            && c.kinds_conflict(cur)
             && !happens_before(c, clock)
     };
     let p0 = g.primary[0].load(SeqCst);
@@ -565,18 +566,16 @@ fn cell_slot<'a>(g: &Granule<'a>, i: usize) -> &'a AtomicU64 {
 }
 
 /// Compares `cur` with a granule's cells (tag and `more` stripped, empty where not
-/// the granule's), in order: the first that already says everything `cur` would makes
-/// it known, the first conflicting one that does not happen before it is a race
-/// (returned). Otherwise sets bit `i` of `replace` for each cell `cur` subsumes (it
+/// the granule's), in order: the first conflicting one that does not happen before it
+/// is a race (returned). Otherwise sets bit `i` of `replace` for each cell `cur` subsumes (it
 /// happens before, `cur` covers its bytes and is at least as strong), and `mergeable`
 /// if a cell of the same goroutine, epoch and kind may merge with it (a byte loop).
-/// `spilled`: the cells include spilled ones; a primary cell never says everything
-/// `cur` would (the callers found `cur` not [`known`], and only this goroutine makes
-/// cells with its stamp), so without spilled cells that is not tested.
+/// No cell says everything `cur` would, so that is not tested: a primary cell never
+/// does (the callers found `cur` not [`known`], and only this goroutine makes cells
+/// with its stamp), and [`check_spilled`] looked for a spilled one before.
 #[inline(always)]
 fn classify<const N: usize>(
     cells: &[Cell; N],
-    spilled: bool,
     clock: &ThreadClock,
     cur: Cell,
     replace: &mut u32,
@@ -590,9 +589,6 @@ fn classify<const N: usize>(
         *mergeable |= c.same_access_but_site_and_range(cur);
         if c.byte_mask() & bytes == 0 {
             continue;
-        }
-        if spilled && c.subsumes(cur) {
-            return Some(Outcome::Known);
         }
         if !happens_before(c, clock) {
             if c.kinds_conflict(cur) {
@@ -610,8 +606,8 @@ fn classify<const N: usize>(
 /// only its own count, and its secondary pair). `None` when one of its
 /// compare-and-swaps lost to another goroutine.
 ///
-/// A cell that already says everything `cur` would makes it known; a conflicting cell
-/// that does not happen-before `cur` is a race; otherwise `cur` is remembered: merged
+/// A conflicting cell that does not happen-before `cur` is a race (the callers found
+/// no cell that already says everything `cur` would); otherwise `cur` is remembered: merged
 /// into a cell of the same goroutine, epoch, kind and site that touched the
 /// neighbouring bytes (byte loops would otherwise fill the granule), else in place of
 /// every cell it subsumes (the cell happens before it, it covers the cell's bytes, and
@@ -640,7 +636,7 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
         }
     }
     let (mut replace, mut mergeable) = (0, false);
-    if let Some(decided) = classify(&cells, N > 2, clock, cur, &mut replace, &mut mergeable) {
+    if let Some(decided) = classify(&cells, clock, cur, &mut replace, &mut mergeable) {
         return Some(decided);
     }
 
@@ -743,7 +739,7 @@ fn check_pair<F: FnMut() -> u32>(
         // replaces both, without the per-cell comparison.
         bump(Stat::Superseded);
         replace = 0b11;
-    } else if let Some(decided) = classify(&p, false, clock, cur, &mut replace, &mut mergeable) {
+    } else if let Some(decided) = classify(&p, clock, cur, &mut replace, &mut mergeable) {
         return Some(decided);
     }
     let new = site.on(cur);
