@@ -52,6 +52,19 @@ pub const ACCESS_MASK: u64 = (1 << SITE_SHIFT) - 1;
 /// Offset and length: which bytes.
 pub const RANGE_MASK: u64 = (7 << OFF_SHIFT) | (7 << LEN_SHIFT);
 
+/// [`Cell::byte_mask`] for every offset and length field (`RANGE_MASK` bits: offset
+/// in bits 0-2, length - 1 in bits 3-5); bytes past the granule's end are cut off.
+static BYTE_MASKS: [u8; 64] = {
+    let mut t = [0u8; 64];
+    let mut i = 0;
+    while i < 64 {
+        let (off, len) = (i & 7, (i >> LEN_SHIFT) + 1);
+        t[i] = (((1u32 << len) - 1) << off) as u8;
+        i += 1;
+    }
+    t
+};
+
 /// What an access did.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Kind {
@@ -182,10 +195,12 @@ impl Cell {
         }
     }
 
-    /// The granule bytes touched, as a bit mask (bit i = byte i).
+    /// The granule bytes touched, as a bit mask (bit i = byte i): one load from a
+    /// table indexed by offset and length (two variable shifts otherwise, in the
+    /// cell checks' per-cell loops).
     #[inline(always)]
     pub const fn byte_mask(self) -> u8 {
-        (((2u32 << ((self.0 >> LEN_SHIFT) & 7)) - 1) << self.offset()) as u8
+        BYTE_MASKS[(self.0 & RANGE_MASK) as usize]
     }
 
     /// `self` already says everything `cur` would: same goroutine and epoch, every
@@ -310,6 +325,18 @@ mod tests {
 
     fn cell(slot: u16, epoch: u32, off: u64, len: u64, kind: Kind) -> Cell {
         Cell::new(Cell::stamp(slot, epoch), off, len, kind)
+    }
+
+    #[test]
+    fn byte_masks_cover_exactly_the_touched_bytes_of_the_granule() {
+        for off in 0..8u64 {
+            for len in 1..=8u64 {
+                let m = cell(1, 1, off, len, Kind::Read).byte_mask();
+                let bytes: Vec<u64> = (0..8).filter(|b| m & (1 << b) != 0).collect();
+                let want: Vec<u64> = (off..(off + len).min(8)).collect();
+                assert_eq!(bytes, want, "offset {off}, length {len}");
+            }
+        }
     }
 
     #[test]
