@@ -286,12 +286,17 @@ impl<P: Platform> Detector<P> {
     }
 
     /// Records `g`'s latest synchronising step for the leak check (its stack then, and
-    /// when); nothing unless leaks are detected.
-    #[inline]
+    /// when); nothing unless leaks are detected (tested inline: every channel
+    /// operation, map access and atomic passes here).
+    #[inline(always)]
     fn step(&self, g: &mut Goroutine, pc: Option<u64>) {
-        if !self.options.detect_leaks && self.options.deadlock_watchdog_s == 0 {
-            return;
+        if self.options.detect_leaks || self.options.deadlock_watchdog_s != 0 {
+            self.record_step(g, pc);
         }
+    }
+
+    #[inline(never)]
+    fn record_step(&self, g: &mut Goroutine, pc: Option<u64>) {
         let site = match pc {
             Some(pc) => g.stack.site(&self.stacks, pc),
             None => g.step_site(&self.stacks),
@@ -465,7 +470,7 @@ impl<P: Platform> Detector<P> {
     /// block (a channel send), recorded for the leak check.
     pub fn runtime_access(&self, g: &mut Goroutine, addr: usize, kind: Kind, callpc: u64, pc: u64) {
         if callpc != 0 {
-            g.stack.enter(callpc, 0);
+            g.stack.push_call(callpc);
         }
         self.step(g, Some(pc));
         self.access(g, addr, 1, kind, pc);
@@ -673,7 +678,7 @@ impl<P: Platform> Detector<P> {
             }
             return perform().0;
         }
-        g.stack.push(callerpc);
+        g.stack.push_call(callerpc);
         self.step(g, Some(pc));
         let kind = if op == AtomicOp::Load {
             Kind::AtomicRead

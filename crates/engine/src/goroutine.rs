@@ -134,6 +134,20 @@ impl ShadowStack {
         self.enter(pc, 0);
     }
 
+    /// Enters the runtime on behalf of the function that called it from `pc` (an
+    /// atomic operation, a map access, a channel operation), whose accesses usually
+    /// store a cell: the frame's node is recalled from the memo at once, inline,
+    /// rather than by the site's out-of-line [`Self::recall_top`].
+    #[inline(always)]
+    pub fn push_call(&mut self, pc: u64) {
+        self.enter(pc, 0);
+        let below = self.frames.len() - 1;
+        let node = self.recall(pc, below);
+        if let Some(f) = self.frames.last_mut() {
+            f.node = node;
+        }
+    }
+
     /// Enters a function called from `pc` at stack `depth` (see [`Frame`]). Only the
     /// pc is recorded: the frame's node is looked for when a site needs it
     /// ([`Self::site`], [`Self::node`]); most frames never do.
