@@ -222,9 +222,7 @@ fn lines_clean<const N: usize>(line: usize) -> bool {
     {
         let cells = line as *const AtomicU64;
         // SAFETY: the lines are N * 64 bytes of mapped primary shadow, aligned cells.
-        unsafe {
-            (0..8 * N).fold(0, |acc, i| acc | (*cells.add(i)).load(Ordering::Relaxed)) == 0
-        }
+        unsafe { (0..8 * N).fold(0, |acc, i| acc | (*cells.add(i)).load(Ordering::Relaxed)) == 0 }
     }
 }
 
