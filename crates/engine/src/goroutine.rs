@@ -493,11 +493,8 @@ impl ShadowStack {
             Some(f) if f.node < NO_ROOM => Some(f.node),
             _ => self.node(depot),
         };
-        // The site may be second in its cache set, or cached under a frame resolved
-        // just now.
-        if let Some(site) = node.and_then(|n| self.cached(n, pc, WAYS)) {
-            return site;
-        }
+        // The frame's record first, then the whole cache set (the site may be second
+        // there, or cached under a frame resolved just now): `intern`'s order.
         if let Some(site) = node.and_then(|n| self.intern::<true, false>(depot, n, pc)) {
             return site;
         }
