@@ -528,6 +528,7 @@ fn promote(g: Granule<'_>, clock: &ThreadClock, cur: Cell, primary: [u64; 2], i:
         c.is_empty() || gives_way(c, cur, clock)
     });
     let Some(k) = victim else { return };
+    bump(Stat::Promoted);
     let slot = g.spill_slot(i);
     let old = Cell(primary[k]).with_more(false);
     let moved = Cell(raw).with_tag(0).with_more(Cell(primary[k]).more()).0;

@@ -34,6 +34,8 @@ pub enum Stat {
     Unspilled,
     /// ...of which found the access known from a spilled cell.
     SpilledKnown,
+    /// ...of which moved that cell into the primary pair.
+    Promoted,
     /// Goroutines' own earlier accesses renewed in place in a spilled cell.
     Renewed,
     /// Cells evicted from a full granule.
@@ -78,6 +80,7 @@ const NAMES: [&str; N] = [
     "spilled",
     "unspilled",
     "spilled_known",
+    "promoted",
     "renewed",
     "evicted",
     "rechecked",
