@@ -567,10 +567,11 @@ fn cell_slot<'a>(g: &Granule<'a>, i: usize) -> &'a AtomicU64 {
 }
 
 /// Compares `cur` with a granule's cells (tag and `more` stripped, empty where not
-/// the granule's), in order: the first conflicting one that does not happen before it
-/// is a race (returned). Otherwise sets bit `i` of `replace` for each cell `cur` subsumes (it
-/// happens before, `cur` covers its bytes and is at least as strong), and `mergeable`
-/// if a cell of the same goroutine, epoch and kind may merge with it (a byte loop).
+/// the granule's), in order: the first conflicting one that does not happen before
+/// it is a race (returned). Otherwise sets bit `i` of `replace` for each cell `cur`
+/// subsumes (it happens before, `cur` covers its bytes and is at least as strong),
+/// and `mergeable` if a cell of the same goroutine, epoch and kind may merge with it
+/// (a byte loop).
 /// No cell says everything `cur` would, so that is not tested: a primary cell never
 /// does (the callers found `cur` not [`known`], and only this goroutine makes cells
 /// with its stamp), and [`check_spilled`] looked for a spilled one before.
@@ -608,8 +609,8 @@ fn classify<const N: usize>(
 /// compare-and-swaps lost to another goroutine.
 ///
 /// A conflicting cell that does not happen-before `cur` is a race (the callers found
-/// no cell that already says everything `cur` would); otherwise `cur` is remembered: merged
-/// into a cell of the same goroutine, epoch, kind and site that touched the
+/// no cell that already says everything `cur` would); otherwise `cur` is remembered:
+/// merged into a cell of the same goroutine, epoch, kind and site that touched the
 /// neighbouring bytes (byte loops would otherwise fill the granule), else in place of
 /// every cell it subsumes (the cell happens before it, it covers the cell's bytes, and
 /// it is at least as strong, so any future race with the old access is also a race with
