@@ -258,7 +258,7 @@ pub fn once<T: Copy>(slot: &mut Option<T>, make: impl FnOnce() -> T) -> T {
 #[inline(always)]
 pub fn check_and_store<'a>(
     primary: &'a [AtomicU64; 2],
-    granule: impl FnOnce() -> Granule<'a>,
+    granule: impl Fn() -> Granule<'a>,
     clock: &ThreadClock,
     cur: Cell,
     site: impl FnMut() -> u32,
@@ -316,15 +316,14 @@ pub fn check_and_store<'a>(
         return check_and_store_general(granule(), clock, cur, true, &mut site);
     }
     bump(Stat::General);
-    let g = granule();
     if p0.0 != 0 && p1.0 != 0 && !p0.more() && !p1.more() {
-        if let Some(outcome) = check_pair(g, clock, cur, [p0, p1], &mut site) {
+        if let Some(outcome) = check_pair(primary, &granule, clock, cur, [p0, p1], &mut site) {
             return outcome;
         }
         // A lost compare-and-swap: look again, spilled cells included.
-        return check_and_store_general(g, clock, cur, true, &mut site);
+        return check_and_store_general(granule(), clock, cur, true, &mut site);
     }
-    check_and_store_general(g, clock, cur, false, &mut site)
+    check_and_store_general(granule(), clock, cur, false, &mut site)
 }
 
 /// The second look after a check's stores into the primary pair (see the module
@@ -726,8 +725,9 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
 /// under a lock). `None` when a compare-and-swap lost, or a claimed spilled cell of
 /// this granule was found: look again, spilled cells included.
 #[inline(never)]
-fn check_pair<F: FnMut() -> u32>(
-    g: Granule<'_>,
+fn check_pair<'a, F: FnMut() -> u32>(
+    primary: &'a [AtomicU64; 2],
+    granule: &impl Fn() -> Granule<'a>,
     clock: &ThreadClock,
     cur: Cell,
     p: [Cell; 2],
@@ -746,7 +746,7 @@ fn check_pair<F: FnMut() -> u32>(
     }
     let new = site.on(cur);
     let cas = |i: usize, v: u64| {
-        g.primary[i]
+        primary[i]
             .compare_exchange(p[i].0, v, SeqCst, Relaxed)
             .is_ok()
     };
@@ -760,7 +760,7 @@ fn check_pair<F: FnMut() -> u32>(
     let placed =
         merged.or_else(|| (replace != 0).then(|| (replace.trailing_zeros() as usize, new)));
     let Some((i, c)) = placed else {
-        return spill_pair(g, clock, cur, p, new);
+        return spill_pair(granule(), clock, cur, p, new);
     };
     if !cas(i, c.0) {
         return None;
@@ -769,7 +769,11 @@ fn check_pair<F: FnMut() -> u32>(
     if replace & (1 << (1 - i)) != 0 && cas(1 - i, 0) {
         wrote = 0b11;
     }
-    Some(done(g, clock, cur, [p[0].0, p[1].0], wrote, [0; 2]))
+    // The other planes' addresses are computed only for the second look.
+    if settled(primary, [p[0].0, p[1].0], wrote, [0; 2]) {
+        return Some(Outcome::Stored);
+    }
+    Some(recheck(granule(), clock, cur))
 }
 
 /// [`check_pair`] with nothing to replace: a third cell, `new`. A primary cell of
