@@ -315,6 +315,18 @@ pub fn check_and_store<'a>(
         // Another goroutine stored into the granule meanwhile: the full check sees it.
         return check_and_store_general(granule(), clock, cur, true, &mut site);
     }
+    if p0.more() && p0.same_stamp(cur) && p1.same_stamp(cur) {
+        // Both primary cells are this goroutine's, of this epoch, and the granule
+        // spilled: three or more accesses of one goroutine to one word in an epoch,
+        // from different pcs or to different bytes (encoding/json: 3.4 M of its 5.3 M
+        // spilled checks). A spilled cell of its own covering the access says it is
+        // known; nothing could move into the primary pair anyway (see `promote`).
+        if covered_by_spilled(granule(), p1.more(), cur) {
+            bump(Stat::Spilled);
+            bump(Stat::SpilledKnown);
+            return Outcome::Known;
+        }
+    }
     bump(Stat::General);
     if p0.0 != 0 && p1.0 != 0 && !p0.more() && !p1.more() {
         if let Some(outcome) = check_pair(primary, &granule, clock, cur, [p0, p1], &mut site) {
@@ -511,6 +523,16 @@ fn check_spilled<F: FnMut() -> u32>(
     raw[..2].copy_from_slice(&primary);
     raw[2..].copy_from_slice(&s);
     check_cells(g, clock, cur, raw, 0b11 | owned << 2, site)
+}
+
+/// Whether a spilled cell of the granule's (the secondary pair read only if
+/// `secondary`) subsumes `cur`.
+#[inline(never)]
+fn covered_by_spilled(g: Granule<'_>, secondary: bool, cur: Cell) -> bool {
+    let s = g.spilled(secondary);
+    // The stamp first: it rejects other goroutines' and epochs' cells (and empty
+    // ones) at once.
+    (0..SPILLED).any(|i| Cell(s[i]).same_stamp(cur) && g.owns(i, s[i]) && Cell(s[i]).subsumes(cur))
 }
 
 /// Swaps spilled cell `i` (holding `raw`, this goroutine's and epoch's) with a primary
@@ -1094,6 +1116,49 @@ mod tests {
             acc(&m, &b, 2, 0, 4, Kind::Read).is_some(),
             "plain read vs atomic write"
         );
+    }
+
+    #[test]
+    fn an_access_known_from_a_spilled_cell_stores_nothing_and_races_still_show() {
+        let m = Mem::new();
+        let clk = clock(&[(1, 1)]);
+        // One goroutine, one epoch: three bytes of the word from three sites, so no
+        // cell covers another and the third spills.
+        let sited = |off: u64, site: u32| {
+            let cur = Cell::new(Cell::stamp(1, 1), off, 1, Kind::Read);
+            store(&m, &clk, cur, &mut || site)
+        };
+        for (off, site) in [(0, 10), (1, 11), (2, 12)] {
+            assert_eq!(sited(off, site), None);
+        }
+        let before: Vec<u64> =
+            m.0.iter()
+                .chain(&m.1)
+                .chain(&m.2)
+                .map(|c| c.load(Relaxed))
+                .collect();
+        assert_eq!(m.cells(), 3, "the third access spilled");
+        assert!(!known(
+            m.g(),
+            Cell::new(Cell::stamp(1, 1), 2, 1, Kind::Read)
+        ));
+        // The spilled byte again, from another site: known from the spilled cell,
+        // nothing stored or moved (both primary cells are this epoch's own).
+        assert_eq!(sited(2, 13), None);
+        let after: Vec<u64> =
+            m.0.iter()
+                .chain(&m.1)
+                .chain(&m.2)
+                .map(|c| c.load(Relaxed))
+                .collect();
+        assert_eq!(before, after, "a known access changes no cell");
+        // A byte no cell covers yet is stored.
+        assert_eq!(sited(3, 14), None);
+        assert_eq!(m.cells(), 4, "the fourth byte is remembered");
+        // Another goroutine's unordered write of the spilled byte races with it.
+        let other = clock(&[(2, 1)]);
+        let race = acc(&m, &other, 2, 2, 1, Kind::Write).expect("races with the spilled read");
+        assert_eq!((race.slot(), race.byte_mask()), (1, 1 << 2));
     }
 
     #[test]
