@@ -23,6 +23,18 @@ pub type Slot = u16;
 /// [`crate::cell::SLOT_BITS`] bits.
 pub const MAX_SLOTS: usize = 1 << crate::cell::SLOT_BITS;
 
+/// Clocks are joined a vector of this many entries at a time (`vpmaxud` on eight
+/// 32-bit lanes): the lengths they are joined over are rounded up to a multiple of it,
+/// the entries past a clock's used prefix being zero, so that the joins have no tail.
+const LANES: usize = 8;
+const _: () = assert!(MAX_SLOTS.is_multiple_of(LANES));
+
+/// `n` rounded up to whole vectors of [`LANES`].
+#[inline(always)]
+const fn whole(n: usize) -> usize {
+    (n + LANES - 1) & !(LANES - 1)
+}
+
 /// The largest epoch a shadow cell can record ([`crate::cell::EPOCH_BITS`] bits).
 pub const MAX_EPOCH: Epoch = (1 << crate::cell::EPOCH_BITS) - 1;
 
@@ -94,19 +106,19 @@ impl ThreadClock {
     pub fn acquire(&mut self, other: &SyncClock) {
         let n = other.e.len().min(MAX_SLOTS);
         max_into(&mut self.e[..n], &other.e[..n]);
-        self.len = self.len.max(other.e.len());
+        self.len = self.len.max(n);
     }
 
     /// `self = max(self, other)` for another goroutine's clock.
     pub fn join(&mut self, other: &ThreadClock) {
-        let n = other.len;
+        let n = other.used_len();
         max_into(&mut self.e[..n], &other.e[..n]);
         self.len = self.len.max(n);
     }
 
-    /// Number of leading slots that can be non-zero.
+    /// Leading slots that can be non-zero, in whole vectors (the rest is zero).
     fn used_len(&self) -> usize {
-        self.len
+        whole(self.len)
     }
 
     pub fn as_slice(&self) -> &[Epoch] {
@@ -114,7 +126,8 @@ impl ThreadClock {
     }
 }
 
-/// A sync object's clock: as long as the highest slot it has heard of.
+/// A sync object's clock: as long as the highest slot it has heard of, rounded up to
+/// whole vectors ([`LANES`]).
 #[derive(Clone, Default, PartialEq, Eq, Debug)]
 pub struct SyncClock {
     e: Vec<Epoch>,
@@ -203,12 +216,34 @@ fn max_into_any(dst: &mut [Epoch], src: &[Epoch]) {
     }
 }
 
+/// One `vpmaxud` per [`LANES`] entries, then any rest. Written with intrinsics: the
+/// compiler's own vectorisation of the loop dispatched on the length (32-entry blocks,
+/// then 4-entry ones, then single entries), 49 instructions per join of a clock of a
+/// dozen slots (atomics: 2.4 G of its 21.5 G).
+///
 /// # Safety
 /// Only on CPUs with AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn max_into_avx2(dst: &mut [Epoch], src: &[Epoch]) {
-    max_into_any(dst, src);
+    use core::arch::x86_64::{__m256i, _mm256_loadu_si256, _mm256_max_epu32, _mm256_storeu_si256};
+    let n = dst.len().min(src.len());
+    let vectors = n & !(LANES - 1);
+    let mut i = 0;
+    while i < vectors {
+        // SAFETY: `i + LANES <= n`, within both slices; unaligned loads and stores of
+        // eight `u32`s, and `dst` (a unique borrow) does not overlap `src`.
+        unsafe {
+            let d = dst.as_mut_ptr().add(i) as *mut __m256i;
+            let s = src.as_ptr().add(i) as *const __m256i;
+            _mm256_storeu_si256(
+                d,
+                _mm256_max_epu32(_mm256_loadu_si256(d), _mm256_loadu_si256(s)),
+            );
+        }
+        i += LANES;
+    }
+    max_into_any(&mut dst[vectors..n], &src[vectors..n]);
 }
 
 /// # Safety
@@ -270,7 +305,7 @@ mod tests {
     fn the_vector_joins_match_the_scalar_ones() {
         // Odd lengths (a vector tail), epochs on both sides of every lane, the top of
         // the epoch range.
-        for n in [0, 1, 3, 4, 7, 9, 64, 255, 256] {
+        for n in [0, 1, 3, 4, 7, 8, 9, 16, 17, 64, 255, 256] {
             let a: Vec<Epoch> = (0..n as u32)
                 .map(|i| (i * 7919) % 23 + i % 3 * MAX_EPOCH / 2)
                 .collect();
@@ -333,8 +368,8 @@ mod tests {
         s.store(&b);
         assert_eq!(
             s.as_slice().len(),
-            10,
-            "sync clock is trimmed to the highest used slot"
+            16,
+            "sync clock is trimmed to the highest used slot, in whole vectors"
         );
         a.acquire(&s);
         assert_eq!((a.get(0), a.get(3), a.get(9), a.get(1)), (5, 7, 4, 0));
