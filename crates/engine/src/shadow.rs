@@ -937,12 +937,19 @@ mod tests {
                 secondary: &self.2,
             }
         }
-        fn cells(&self) -> usize {
+        /// Every cell as stored: primary, overflow, secondary.
+        fn raw(&self) -> Vec<u64> {
             self.0
                 .iter()
-                .chain(self.1.iter())
-                .chain(self.2.iter())
-                .filter(|c| !Cell(c.load(Relaxed)).is_empty())
+                .chain(&self.1)
+                .chain(&self.2)
+                .map(|c| c.load(Relaxed))
+                .collect()
+        }
+        fn cells(&self) -> usize {
+            self.raw()
+                .into_iter()
+                .filter(|&c| !Cell(c).is_empty())
                 .count()
         }
     }
@@ -1131,12 +1138,7 @@ mod tests {
         for (off, site) in [(0, 10), (1, 11), (2, 12)] {
             assert_eq!(sited(off, site), None);
         }
-        let before: Vec<u64> =
-            m.0.iter()
-                .chain(&m.1)
-                .chain(&m.2)
-                .map(|c| c.load(Relaxed))
-                .collect();
+        let before = m.raw();
         assert_eq!(m.cells(), 3, "the third access spilled");
         assert!(!known(
             m.g(),
@@ -1145,13 +1147,7 @@ mod tests {
         // The spilled byte again, from another site: known from the spilled cell,
         // nothing stored or moved (both primary cells are this epoch's own).
         assert_eq!(sited(2, 13), None);
-        let after: Vec<u64> =
-            m.0.iter()
-                .chain(&m.1)
-                .chain(&m.2)
-                .map(|c| c.load(Relaxed))
-                .collect();
-        assert_eq!(before, after, "a known access changes no cell");
+        assert_eq!(before, m.raw(), "a known access changes no cell");
         // A byte no cell covers yet is stored.
         assert_eq!(sited(3, 14), None);
         assert_eq!(m.cells(), 4, "the fourth byte is remembered");
