@@ -465,17 +465,25 @@ fn check_spilled<F: FnMut() -> u32>(
     // primary pair so that the next such access takes the fast path.
     // Bit `i` of `owned`: spilled cell `i` is this granule's; of `covering`: and it
     // covers the access.
-    let (mut owned, mut covering) = (0u32, 0u32);
+    // Of `renewing`: and it is the goroutine's earlier access to the same bytes, of
+    // the same kind (see `renew`).
+    let (mut owned, mut covering, mut renewing) = (0u32, 0u32, 0u32);
     for (i, &c) in s.iter().enumerate() {
         let own = g.owns(i, c);
         owned |= u32::from(own) << i;
         covering |= u32::from(own && Cell(c).subsumes(cur)) << i;
+        renewing |= u32::from(own && Cell(c).renewed_by(cur)) << i;
     }
     if covering != 0 {
         bump(Stat::SpilledKnown);
         let i = covering.trailing_zeros() as usize;
         promote(g, clock, cur, primary, i, s[i]);
         return Some(Outcome::Known);
+    }
+    if renewing != 0 {
+        if let Some(outcome) = renew(g, clock, cur, primary, &s, owned, renewing, site) {
+            return Some(outcome);
+        }
     }
     let p0 = Cell(primary[0]);
     if p0.more() && owned == 0 {
@@ -523,6 +531,42 @@ fn check_spilled<F: FnMut() -> u32>(
     raw[..2].copy_from_slice(&primary);
     raw[2..].copy_from_slice(&s);
     check_cells(g, clock, cur, raw, 0b11 | owned << 2, site)
+}
+
+/// [`check_spilled`] for an access that renews the goroutine's own earlier access in a
+/// spilled cell (bits of `renewing`: the same bytes and kind, a different epoch), as a
+/// word that many goroutines read, or a lock word, gets after a release: if that cell
+/// happens before it and no other cell of the granule (`owned`, and the primary pair)
+/// conflicts with it unordered, a plain store into that cell, as the general check
+/// makes it ([`check_cells`]), without its classification. Other cells the access
+/// subsumes stay, where the general check would empty them: keeping a cell is never
+/// wrong. `None`: the general check decides.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn renew<F: FnMut() -> u32>(
+    g: Granule<'_>,
+    clock: &ThreadClock,
+    cur: Cell,
+    primary: [u64; 2],
+    spilled: &[u64; SPILLED],
+    owned: u32,
+    renewing: u32,
+    site: &mut LazySite<F>,
+) -> Option<Outcome> {
+    let cell = |i: usize| Cell(spilled[i]).with_tag(0);
+    let i = (0..SPILLED).find(|&i| renewing & (1 << i) != 0 && happens_before(cell(i), clock))?;
+    let races = |c: Cell| c.kinds_conflict(cur) && c.intersects(cur) && !happens_before(c, clock);
+    let others = (0..SPILLED).any(|j| j != i && owned & (1 << j) != 0 && races(cell(j)));
+    let in_pair = primary.iter().any(|&raw| {
+        let c = Cell(raw).with_more(false);
+        !c.is_empty() && races(c)
+    });
+    if others || in_pair {
+        return None;
+    }
+    bump(Stat::Renewed);
+    g.spill_slot(i).store(g.spill_value(site.on(cur)), Relaxed);
+    Some(Outcome::Stored)
 }
 
 /// Whether a spilled cell of the granule's (the secondary pair read only if
@@ -664,40 +708,20 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
     }
 
     let new = site.on(cur);
-    let value = |i: usize, c: Cell| match i {
-        0 => c.with_more(more).0,
-        1 => c.with_more(sec).0,
-        _ => g.spill_value(c),
-    };
+    let value = |i: usize, c: Cell| stored_value(g, [more, sec], i, c);
     // Every store is a compare-and-swap against the value this check read: if another
     // goroutine changed the cell meanwhile (two accesses to one granule at the same
     // instant), the check runs again and sees that access instead of overwriting it.
     // A successful store is followed by the second look ([`recheck`]).
-    let put = |i: usize, c: Cell, expect: u64| {
-        let v = value(i, c);
-        let ok = cell_slot(&g, i)
-            .compare_exchange(expect, v, SeqCst, Relaxed)
-            .is_ok();
-        if ok && i >= 2 && v != 0 {
-            announce(g, i - 2);
-        }
-        ok
-    };
-    let finish = |placed: usize| {
-        let mut rest = replace & !(1 << placed);
-        while rest != 0 {
-            let j = rest.trailing_zeros() as usize;
-            put(j, Cell::EMPTY, raw[j]);
-            rest &= rest - 1;
-        }
-        Some(recheck(g, clock, cur))
-    };
+    let put = |i: usize, c: Cell, expect: u64| put_cell(g, [more, sec], i, c, expect);
     if mergeable {
         if let Some((i, merged)) = (0..n).find_map(|i| Some((i, cells[i].merge(new)?))) {
             if !put(i, merged, raw[i]) {
                 return None;
             }
-            return finish(i);
+            // The other cells it subsumes emptied, then the second look.
+            empty_cells(g, [more, sec], &raw, replace & !(1 << i));
+            return Some(recheck(g, clock, cur));
         }
     }
     if replace != 0 {
@@ -715,7 +739,8 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
         if !put(i, new, raw[i]) {
             return None;
         }
-        return finish(i);
+        empty_cells(g, [more, sec], &raw, replace & !(1 << i));
+        return Some(recheck(g, clock, cur));
     }
     if let Some(i) = (0..2).find(|&i| cells[i].is_empty()) {
         return put(i, new, raw[i]).then(|| recheck(g, clock, cur));
@@ -739,6 +764,41 @@ fn check_cells<const N: usize, F: FnMut() -> u32>(
         .nth(pick)
         .unwrap_or(0);
     put(victim, new, raw[victim]).then(|| recheck(g, clock, cur))
+}
+
+/// Cell `c` as stored in the granule's cell `i` (see [`cell_slot`]): with the primary
+/// pair's `more` flags as read, or tagged in a spilled cell.
+#[inline(always)]
+fn stored_value(g: Granule<'_>, more: [bool; 2], i: usize, c: Cell) -> u64 {
+    match i {
+        0 | 1 => c.with_more(more[i]).0,
+        _ => g.spill_value(c),
+    }
+}
+
+/// [`check_cells`]' store of `c` into cell `i`: a compare-and-swap against `expect`,
+/// the value the check read, announced if a spilled cell was taken. Whether it won.
+#[inline(always)]
+fn put_cell(g: Granule<'_>, more: [bool; 2], i: usize, c: Cell, expect: u64) -> bool {
+    let v = stored_value(g, more, i, c);
+    let ok = cell_slot(&g, i)
+        .compare_exchange(expect, v, SeqCst, Relaxed)
+        .is_ok();
+    if ok && i >= 2 && v != 0 {
+        announce(g, i - 2);
+    }
+    ok
+}
+
+/// Empties the cells of bits `rest` (as read in `raw`), compare-and-swaps that may
+/// lose (the cell then holds a newer access, which stays).
+#[inline(always)]
+fn empty_cells<const N: usize>(g: Granule<'_>, more: [bool; 2], raw: &[u64; N], mut rest: u32) {
+    while rest != 0 {
+        let j = rest.trailing_zeros() as usize;
+        put_cell(g, more, j, Cell::EMPTY, raw[j]);
+        rest &= rest - 1;
+    }
 }
 
 /// Both primary cells in use and the granule never spilled: [`check_cells`] for two
@@ -1155,6 +1215,43 @@ mod tests {
         let other = clock(&[(2, 1)]);
         let race = acc(&m, &other, 2, 2, 1, Kind::Write).expect("races with the spilled read");
         assert_eq!((race.slot(), race.byte_mask()), (1, 1 << 2));
+    }
+
+    #[test]
+    fn a_goroutine_renews_its_spilled_read_in_place_unless_an_unordered_write_is_there() {
+        // Three goroutines read a word, unordered: the third read spills.
+        let setup = || {
+            let m = Mem::new();
+            for slot in 1..=3 {
+                assert_eq!(acc(&m, &clock(&[(slot, 1)]), slot, 0, 8, Kind::Read), None);
+            }
+            assert_eq!(m.cells(), 3);
+            m
+        };
+        let spilled_epochs = |m: &Mem| -> Vec<(u16, u32)> {
+            m.raw()[2..]
+                .iter()
+                .map(|&c| Cell(c))
+                .filter(|c| !c.is_empty())
+                .map(|c| (c.slot(), c.epoch()))
+                .collect()
+        };
+        // The third goroutine reads again after a release: its own spilled cell is
+        // renewed in place, the other two stay.
+        let m = setup();
+        assert_eq!(spilled_epochs(&m), vec![(3, 1)]);
+        assert_eq!(acc(&m, &clock(&[(3, 2)]), 3, 0, 8, Kind::Read), None);
+        assert_eq!(spilled_epochs(&m), vec![(3, 2)], "renewed in place");
+        assert_eq!(m.cells(), 3);
+        // A fourth goroutine writes the first byte after the three reads (so the reads
+        // are fine, and stay: the write does not cover them). The third goroutine's
+        // next read is unordered with that write: the race shows, renewal or not.
+        let m = setup();
+        let w = clock(&[(1, 1), (2, 1), (3, 1), (4, 1)]);
+        assert_eq!(acc(&m, &w, 4, 0, 1, Kind::Write), None);
+        let race =
+            acc(&m, &clock(&[(3, 2)]), 3, 0, 8, Kind::Read).expect("read after unordered write");
+        assert_eq!((race.slot(), race.kind()), (4, Kind::Write));
     }
 
     #[test]
