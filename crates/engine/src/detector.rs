@@ -398,10 +398,23 @@ impl<P: Platform> Detector<P> {
         crate::report::symbolize(&pcs, truncated, &mut self.platform.symbolizer())
     }
 
-    /// Function exit at `depth` (the depth its entry had).
+    /// Function exit at `depth` (the depth its entry had, 0 if unknown).
     #[inline(always)]
     pub fn func_exit(&self, g: &mut Goroutine, depth: u32) {
-        g.stack.exit(depth);
+        self.func_exit_within(
+            g,
+            match depth {
+                0 => u64::MAX,
+                d => u64::from(d) + u64::from(crate::goroutine::EXIT_SLACK),
+            },
+        );
+    }
+
+    /// Function exit, its entry depth at most `limit` (see
+    /// [`crate::goroutine::ShadowStack::exit_within`]).
+    #[inline(always)]
+    pub fn func_exit_within(&self, g: &mut Goroutine, limit: u64) {
+        g.stack.exit_within(limit);
         if self.options.detect_leaks && g.gid == MAIN_GID && g.stack.is_empty() {
             // main.main (or an init function) returned: the last moment to look at the
             // other goroutines with Go's symbolizer before the program exits.

@@ -266,10 +266,36 @@ impl ShadowStack {
     /// entered at an unknown depth is only ever popped as the innermost one.
     #[inline(always)]
     pub fn exit(&mut self, depth: u32) {
-        while let Some(f) = self.frames.last() {
-            if depth == 0 || f.depth <= depth + EXIT_SLACK {
-                break;
-            }
+        self.exit_within(match depth {
+            0 => u64::MAX,
+            d => u64::from(d) + u64::from(EXIT_SLACK),
+        });
+    }
+
+    /// [`Self::exit`] for a function whose entry depth is at most `limit`: frames
+    /// entered deeper are the ones a recovered panic abandoned.
+    #[inline(always)]
+    pub fn exit_within(&mut self, limit: u64) {
+        if self
+            .frames
+            .last()
+            .is_some_and(|f| u64::from(f.depth) > limit)
+        {
+            return self.exit_abandoned(limit);
+        }
+        self.pop();
+    }
+
+    /// [`Self::exit`] when the top frame is deeper than the exiting function's: the
+    /// frames a recovered panic abandoned go first.
+    #[cold]
+    #[inline(never)]
+    fn exit_abandoned(&mut self, limit: u64) {
+        while self
+            .frames
+            .last()
+            .is_some_and(|f| u64::from(f.depth) > limit)
+        {
             self.frames.pop();
         }
         self.pop();

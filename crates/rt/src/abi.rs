@@ -339,8 +339,8 @@ core::arch::global_asm!(
     ".globl __tsan_func_exit",
     ".type __tsan_func_exit,@function",
     "__tsan_func_exit:",
-    "    mov rsi, r12",
-    "    mov rdx, [r14 + 8]",
+    "    mov rsi, [r14 + 8]",
+    "    sub rsi, r12",
     "    jmp {exit}",
     ".size __tsan_func_exit, . - __tsan_func_exit",
     enter = sym func_enter,
@@ -366,6 +366,8 @@ fn depth(sp: usize, hi: usize) -> u32 {
 /// 16 for compiled functions, 8 for a few runtime-called init paths, which the
 /// engine's slack absorbs.
 const EXIT_DEPTH_ADJUST: u32 = 16;
+/// How much deeper than an exit's own depth its function's entry can be.
+const EXIT_LIMIT: u32 = EXIT_DEPTH_ADJUST + gorace_engine::goroutine::EXIT_SLACK;
 
 /// # Safety
 /// `thr` is null or a live racectx; called only through the trampoline above.
@@ -406,13 +408,23 @@ unsafe fn first_func_enter(g: &mut Goroutine, pc: usize, depth: u32, gptr: usize
     det().func_enter(g, pc as u64, depth);
 }
 
+/// `below_hi` is `g.stack.hi - SP` (the trampoline's subtraction): the exit's depth,
+/// [`EXIT_DEPTH_ADJUST`] short of its entry's; wrapped around (unknown) if the SP was
+/// not on that stack.
+///
 /// # Safety
 /// `thr` is null or a live racectx; called only through the trampoline above.
-unsafe extern "C" fn func_exit(thr: *mut Goroutine, sp: usize, hi: usize) {
+unsafe extern "C" fn func_exit(thr: *mut Goroutine, below_hi: usize) {
     // SAFETY: forwarded contract.
     if let Some(g) = unsafe { goroutine(thr) } {
-        let d = depth(sp, hi);
-        det().func_exit(g, if d == 0 { 0 } else { d + EXIT_DEPTH_ADJUST });
+        // The deepest the exiting function's entry can have been; any (unknown) when
+        // the SP was not on the stack: an SP above `hi` wraps to a huge difference.
+        let limit = if below_hi < u32::MAX as usize {
+            (below_hi + EXIT_LIMIT as usize) as u64
+        } else {
+            u64::MAX
+        };
+        det().func_exit_within(g, limit);
     }
 }
 
