@@ -401,13 +401,7 @@ impl<P: Platform> Detector<P> {
     /// Function exit at `depth` (the depth its entry had, 0 if unknown).
     #[inline(always)]
     pub fn func_exit(&self, g: &mut Goroutine, depth: u32) {
-        self.func_exit_within(
-            g,
-            match depth {
-                0 => u64::MAX,
-                d => u64::from(d) + u64::from(crate::goroutine::EXIT_SLACK),
-            },
-        );
+        self.func_exit_within(g, crate::goroutine::ShadowStack::exit_limit(depth));
     }
 
     /// Function exit, its entry depth at most `limit` (see

@@ -266,10 +266,17 @@ impl ShadowStack {
     /// entered at an unknown depth is only ever popped as the innermost one.
     #[inline(always)]
     pub fn exit(&mut self, depth: u32) {
-        self.exit_within(match depth {
+        self.exit_within(Self::exit_limit(depth));
+    }
+
+    /// The deepest entry depth that matches an exit from a function entered at
+    /// `depth` (0: unknown, so any).
+    #[inline(always)]
+    pub fn exit_limit(depth: u32) -> u64 {
+        match depth {
             0 => u64::MAX,
             d => u64::from(d) + u64::from(EXIT_SLACK),
-        });
+        }
     }
 
     /// [`Self::exit`] for a function whose entry depth is at most `limit`: frames
