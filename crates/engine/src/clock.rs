@@ -124,6 +124,15 @@ impl ThreadClock {
     pub fn as_slice(&self) -> &[Epoch] {
         &self.e[..]
     }
+
+    /// The lowest slot below `n` whose entry here is at least `bounds`' entry for it
+    /// (a free slot whose last holder this clock already happens-after, when `bounds`
+    /// holds free slots' last epochs and [`Epoch::MAX`] for the others). Eight slots
+    /// per compare with AVX2.
+    pub fn first_at_least(&self, bounds: &[Epoch; MAX_SLOTS], n: usize) -> Option<Slot> {
+        let n = whole(n).min(MAX_SLOTS);
+        first_at_least(&self.e[..n], &bounds[..n]).map(|i| i as Slot)
+    }
 }
 
 /// A sync object's clock: as long as the highest slot it has heard of, rounded up to
@@ -254,6 +263,54 @@ unsafe fn max_into_sse41(dst: &mut [Epoch], src: &[Epoch]) {
     max_into_any(dst, src);
 }
 
+/// The first `i` with `known[i] >= bounds[i]` (equally long slices).
+#[inline]
+fn first_at_least(known: &[Epoch], bounds: &[Epoch]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if avx2::get() {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { first_at_least_avx2(known, bounds) };
+        }
+    }
+    first_at_least_any(known, bounds)
+}
+
+#[inline(always)]
+fn first_at_least_any(known: &[Epoch], bounds: &[Epoch]) -> Option<usize> {
+    known.iter().zip(bounds).position(|(k, b)| k >= b)
+}
+
+/// Per [`LANES`] entries: `max(k, b) == k` (AVX2 has no unsigned compare), one mask.
+///
+/// # Safety
+/// Only on CPUs with AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn first_at_least_avx2(known: &[Epoch], bounds: &[Epoch]) -> Option<usize> {
+    use core::arch::x86_64::{
+        __m256i, _mm256_castsi256_ps, _mm256_cmpeq_epi32, _mm256_loadu_si256, _mm256_max_epu32,
+        _mm256_movemask_ps,
+    };
+    let n = known.len().min(bounds.len());
+    let vectors = n & !(LANES - 1);
+    let mut i = 0;
+    while i < vectors {
+        // SAFETY: `i + LANES <= n`, within both slices; unaligned loads of eight `u32`s.
+        let mask = unsafe {
+            let k = _mm256_loadu_si256(known.as_ptr().add(i) as *const __m256i);
+            let b = _mm256_loadu_si256(bounds.as_ptr().add(i) as *const __m256i);
+            let at_least = _mm256_cmpeq_epi32(_mm256_max_epu32(k, b), k);
+            _mm256_movemask_ps(_mm256_castsi256_ps(at_least)) as u32
+        };
+        if mask != 0 {
+            return Some(i + mask.trailing_zeros() as usize);
+        }
+        i += LANES;
+    }
+    first_at_least_any(&known[vectors..n], &bounds[vectors..n]).map(|j| vectors + j)
+}
+
 /// `held` takes `clock`'s entries and `clock` the max of both (over equally long
 /// slices): [`SyncClock::exchange`]'s loop, vectorised like [`max_into`].
 #[inline]
@@ -352,6 +409,40 @@ mod tests {
             assert_eq!((&held, &clock), (&held2, &clock2), "swap_max, n = {n}");
             assert_eq!(held, b);
             assert_eq!(clock, fast);
+        }
+    }
+
+    #[test]
+    fn the_first_slot_known_is_the_lowest_whose_bound_the_clock_reaches() {
+        let mut k = ThreadClock::new();
+        let mut bounds = [Epoch::MAX; MAX_SLOTS];
+        assert_eq!(k.first_at_least(&bounds, MAX_SLOTS), None, "no slot free");
+        // Bounds above the top bit (an unsigned compare), in and past the first vector,
+        // in the scalar tail of a length that is no whole vector.
+        for (slot, epoch) in [(3, MAX_EPOCH), (11, 7), (200, 0)] {
+            bounds[slot] = epoch;
+        }
+        assert_eq!(k.first_at_least(&bounds, MAX_SLOTS), Some(200));
+        assert_eq!(
+            k.first_at_least(&bounds, 200),
+            None,
+            "slot 200 out of range"
+        );
+        k.set(11, 6);
+        assert_eq!(k.first_at_least(&bounds, 12), None, "6 < 7");
+        k.set(11, 7);
+        assert_eq!(k.first_at_least(&bounds, 12), Some(11));
+        k.set(3, MAX_EPOCH);
+        assert_eq!(k.first_at_least(&bounds, 12), Some(3));
+        // The vector and scalar scans agree wherever the match lies.
+        for at in 0..MAX_SLOTS {
+            let mut b = [Epoch::MAX; MAX_SLOTS];
+            b[at] = 1 << 31;
+            let mut k = ThreadClock::new();
+            k.set(at as Slot, 1 << 31);
+            let want = first_at_least_any(&k.e, &b);
+            assert_eq!(want, Some(at));
+            assert_eq!(first_at_least(&k.e, &b), want, "slot {at}");
         }
     }
 

@@ -121,13 +121,47 @@ struct SlotState {
 
 struct Inner {
     slots: Vec<SlotState>,
-    /// Free slots, oldest first, each with the last epoch its holders stamped on any
-    /// access or released (what a new goroutine must know to reuse it safely): the
-    /// scan for a safe slot at every goroutine start reads this array alone (about a
-    /// hundred entries per start with 10,000 goroutines alive).
-    free: VecDeque<(Slot, Epoch)>,
+    /// Per slot: the last epoch its holders stamped on any access or released, while
+    /// it is free (what a new goroutine must know to reuse it safely), else [`HELD`].
+    /// The scan for a safe slot at every goroutine start compares this array with the
+    /// goroutine's clock, eight slots per compare ([`ThreadClock::first_at_least`]).
+    free_since: [Epoch; MAX_SLOTS],
+    /// Per slot: how often it was freed.
+    frees: [u32; MAX_SLOTS],
+    /// Free slots, oldest first, each with its [`Self::frees`] count when it was freed;
+    /// entries of slots taken since are skipped when met (a slot reused safely is not
+    /// looked for in the queue), and dropped once they outnumber the slots.
+    order: VecDeque<(Slot, u32)>,
     /// The preemption clock hand: next slot to consider.
     hand: usize,
+}
+
+/// [`Inner::free_since`] of a slot that is not free: no clock reaches it.
+const HELD: Epoch = Epoch::MAX;
+const _: () = assert!(crate::clock::MAX_EPOCH < HELD);
+
+impl Inner {
+    /// Whether the queue entry `(slot, frees)` still stands for a free slot.
+    fn still_free(&self, (slot, frees): (Slot, u32)) -> bool {
+        let s = slot as usize;
+        self.free_since[s] != HELD && self.frees[s] == frees
+    }
+
+    fn take(&mut self, slot: Slot) {
+        self.free_since[slot as usize] = HELD;
+    }
+
+    fn free(&mut self, slot: Slot, last_used: Epoch) {
+        let s = slot as usize;
+        self.free_since[s] = last_used;
+        self.frees[s] = self.frees[s].wrapping_add(1);
+        self.order.push_back((slot, self.frees[s]));
+        if self.order.len() > 2 * MAX_SLOTS {
+            let mut order = core::mem::take(&mut self.order);
+            order.retain(|&e| self.still_free(e));
+            self.order = order;
+        }
+    }
 }
 
 /// What [`SlotTable::attach`] decided, for tests and statistics.
@@ -172,7 +206,9 @@ impl SlotTable {
             }; MAX_SLOTS],
             inner: crate::lock::Mutex::new(Inner {
                 slots: Vec::new(),
-                free: VecDeque::new(),
+                free_since: [HELD; MAX_SLOTS],
+                frees: [0; MAX_SLOTS],
+                order: VecDeque::new(),
                 hand: 0,
             }),
         }
@@ -221,12 +257,9 @@ impl SlotTable {
         // 1. A free slot whose last holder the new goroutine already happens-after.
         // (`detach` frees no retired slot; one whose epochs ran out meanwhile is
         // retired by `attach` when chosen, which then chooses again.)
-        let safe = inner
-            .free
-            .iter()
-            .position(|&(s, last_used)| known.get(s) >= last_used);
-        if let Some(i) = safe {
-            let (s, _) = inner.free.remove(i).expect("index from position");
+        // The lowest such slot: clocks stay short.
+        if let Some(s) = known.first_at_least(&inner.free_since, inner.slots.len()) {
+            inner.take(s);
             return Some((s, Choice::SafeReuse));
         }
         // 2. A slot never used before.
@@ -240,8 +273,11 @@ impl SlotTable {
             return Some((s, Choice::Fresh));
         }
         // 3. The slot free the longest.
-        if let Some((s, _)) = inner.free.pop_front() {
-            return Some((s, Choice::UnsafeReuse));
+        while let Some(e) = inner.order.pop_front() {
+            if inner.still_free(e) {
+                inner.take(e.0);
+                return Some((e.0, Choice::UnsafeReuse));
+            }
         }
         // 4. Preempt a held slot that has been idle since the hand last passed it
         //    (second chance: an active one is marked and skipped).
@@ -287,7 +323,7 @@ impl SlotTable {
             .holder
             .store(NOBODY, Ordering::Relaxed);
         if !st.retired {
-            inner.free.push_back((slot, last_used));
+            inner.free(slot, last_used);
         }
     }
 
@@ -394,6 +430,38 @@ mod tests {
         assert!(t.holds(7, 1002));
         assert!(t.who(7, e - 1).unwrap().finished, "its tenure is finished");
         assert!(!t.who(7, e).unwrap().finished);
+    }
+
+    #[test]
+    fn safe_reuse_takes_the_lowest_known_slot_and_the_queue_skips_it() {
+        let t = SlotTable::new();
+        let empty = ThreadClock::new();
+        for g in 0..MAX_SLOTS as u32 {
+            t.attach(&empty, g, 0).unwrap();
+        }
+        t.detach(9, 9, 1, Some(1));
+        t.detach(5, 5, 1, Some(1));
+        let mut knows = ThreadClock::new();
+        knows.set(5, 1);
+        knows.set(9, 1);
+        let (s, e, c) = t.attach(&knows, 1000, 0).unwrap();
+        assert_eq!((s, c), (5, Choice::SafeReuse), "the lowest, not the oldest");
+        let (s, _, c) = t.attach(&empty, 1001, 0).unwrap();
+        assert_eq!((s, c), (9, Choice::UnsafeReuse));
+        // Slot 5's queue entry is stale: with nothing free, an idle slot is preempted.
+        let (_, _, c) = t.attach(&empty, 1002, 0).unwrap();
+        assert_eq!(c, Choice::Preempted);
+        // Freed and taken again many times, a slot leaves the queue bounded.
+        let (mut gid, mut start) = (1000, e);
+        for round in 0..10 * MAX_SLOTS as u32 {
+            t.detach(5, gid, start, Some(start));
+            knows.set(5, start);
+            gid = 2000 + round;
+            let (s, e, c) = t.attach(&knows, gid, 0).unwrap();
+            assert_eq!((s, c), (5, Choice::SafeReuse));
+            start = e;
+        }
+        assert!(t.inner.lock().order.len() <= 2 * MAX_SLOTS);
     }
 
     #[test]
