@@ -374,13 +374,14 @@ impl ShadowStack {
         if self.cache.is_empty() {
             self.first_cache();
         }
-        let set = Self::cache_set(pc, parent, self.cache.len());
         // Most nodes are kept inline in their parent's record: found there, the lookup
         // is one cache line (and a site lands in the cache for [`Self::site`]'s next
         // look; a frame found inline is found there again, and would only push a site
         // out). The cache serves the rest: nodes in the depot's overflow index, and
         // nodes a full depot will not make.
-        if let Some(node) = depot.find_inline(parent, pc) {
+        let found = depot.find_inline(parent, pc);
+        let set = Self::cache_set(pc, parent, self.cache.len());
+        if let Some(node) = found {
             if LEAF {
                 self.cache_insert(set, CacheEntry { pc, parent, node });
             }
@@ -440,9 +441,13 @@ impl ShadowStack {
         } else {
             self.frames[i - 1].node
         };
+        // Only frame `i` can be in the memo: a callee is remembered when it returns
+        // resolved, and resolving it resolves its caller, so the callers above `i`,
+        // unresolved until now, never had one.
+        let mut recalled = self.recall(self.frames[i].pc, i);
         for j in i..=top {
             let pc = self.frames[j].pc;
-            node = match self.recall(pc, j) {
+            node = match recalled {
                 _ if node == NO_ROOM => NO_ROOM,
                 UNRESOLVED => self
                     .intern::<false, false>(depot, node, pc)
@@ -450,6 +455,7 @@ impl ShadowStack {
                 recalled => recalled,
             };
             self.frames[j].node = node;
+            recalled = UNRESOLVED;
         }
         (node != NO_ROOM).then_some(node)
     }
