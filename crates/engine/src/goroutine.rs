@@ -341,7 +341,7 @@ impl ShadowStack {
     /// The cached node for `(parent, pc)` if the cache has it in the first `ways`
     /// entries of its set (a hit costs a hash, a load and two compares: the per-access
     /// slow path's common case; [`Self::site`] looks at the first way only, and
-    /// leaves the second to [`Self::site_slow`]).
+    /// leaves both to [`Self::site_slow`]).
     #[inline(always)]
     fn cached(&self, parent: u32, pc: u64, ways: usize) -> Option<u32> {
         let set = Self::cache_set(pc, parent, self.cache.len());
@@ -378,18 +378,32 @@ impl ShadowStack {
         // is one cache line (and a site lands in the cache for [`Self::site`]'s next
         // look; a frame found inline is found there again, and would only push a site
         // out). The cache serves the rest: nodes in the depot's overflow index, and
-        // nodes a full depot will not make.
-        let found = depot.find_inline(parent, pc);
+        // nodes a full depot will not make. A site looks in its cache set first when
+        // the set's first way holds another site of the same frame: two sites of one
+        // frame whose hashes share a set take turns in the first way, which is all
+        // [`Self::site`] looks at (bigheap's five access pcs in one loop: a third of
+        // its site lookups). A site of a new frame (trees) skips that look.
         let set = Self::cache_set(pc, parent, self.cache.len());
-        if let Some(node) = found {
+        let cached = |cache: &[CacheEntry]| {
+            let hit = |e: &&CacheEntry| {
+                e.pc == pc && e.parent == parent && (e.node != NO_ROOM || !FORCE)
+            };
+            cache[set..set + WAYS].iter().find(hit).map(|e| e.node)
+        };
+        if LEAF && self.cache[set].parent == parent {
+            if let Some(node) = cached(&self.cache) {
+                return (node != NO_ROOM).then_some(node);
+            }
+        }
+        if let Some(node) = depot.find_inline(parent, pc) {
             if LEAF {
                 self.cache_insert(set, CacheEntry { pc, parent, node });
             }
             return Some(node);
         }
-        for e in &self.cache[set..set + WAYS] {
-            if e.pc == pc && e.parent == parent && (e.node != NO_ROOM || !FORCE) {
-                return (e.node != NO_ROOM).then_some(e.node);
+        if !LEAF {
+            if let Some(node) = cached(&self.cache) {
+                return (node != NO_ROOM).then_some(node);
             }
         }
         bump(Stat::DepotLookup);
@@ -532,8 +546,7 @@ impl ShadowStack {
             Some(f) if f.node < NO_ROOM => Some(f.node),
             _ => self.node(depot),
         };
-        // The frame's record first, then the whole cache set (the site may be second
-        // there, or cached under a frame resolved just now): `intern`'s order.
+        // The cache set, then the frame's record: `intern`'s order for a site.
         if let Some(site) = node.and_then(|n| self.intern::<true, false>(depot, n, pc)) {
             return site;
         }
