@@ -385,9 +385,8 @@ impl ShadowStack {
         // its site lookups). A site of a new frame (trees) skips that look.
         let set = Self::cache_set(pc, parent, self.cache.len());
         let cached = |cache: &[CacheEntry]| {
-            let hit = |e: &&CacheEntry| {
-                e.pc == pc && e.parent == parent && (e.node != NO_ROOM || !FORCE)
-            };
+            let hit =
+                |e: &&CacheEntry| e.pc == pc && e.parent == parent && (e.node != NO_ROOM || !FORCE);
             cache[set..set + WAYS].iter().find(hit).map(|e| e.node)
         };
         if LEAF && self.cache[set].parent == parent {

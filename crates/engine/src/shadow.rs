@@ -527,10 +527,61 @@ fn check_spilled<F: FnMut() -> u32>(
         }
         return check_cells(g, clock, cur, [bare, p1], 0b11, site);
     }
+    if let Some(outcome) = supersede_pair(g, clock, cur, primary, &s, owned, site) {
+        return Some(outcome);
+    }
     let mut raw = [0; 2 + SPILLED];
     raw[..2].copy_from_slice(&primary);
     raw[2..].copy_from_slice(&s);
     check_cells(g, clock, cur, raw, 0b11 | owned << 2, site)
+}
+
+/// [`check_spilled`]'s shortcut for an access that supersedes both primary cells and
+/// neither races with nor supersedes any of the granule's spilled cells (main's read of
+/// a slice element that two goroutines read and main wrote, after it waited for them:
+/// bigheap's final loop): `cur` takes the pair's place, the spilled cells stay, without
+/// classifying six cells.
+/// Both stores are compare-and-swaps; the second look compares the spilled cells with
+/// what the check read (a spill claimed meanwhile changes one), else [`recheck`].
+/// `None` if the shortcut does not apply or a store was lost (the full check decides).
+#[inline(never)]
+fn supersede_pair<F: FnMut() -> u32>(
+    g: Granule<'_>,
+    clock: &ThreadClock,
+    cur: Cell,
+    primary: [u64; 2],
+    spilled: &[u64; SPILLED],
+    owned: u32,
+    site: &mut LazySite<F>,
+) -> Option<Outcome> {
+    let pair = primary.map(|raw| Cell(raw).with_more(false));
+    if !(supersedes(cur, pair[0], clock) && supersedes(cur, pair[1], clock)) {
+        return None;
+    }
+    // A spilled cell that races decides the outcome, one that `cur` supersedes is to
+    // be emptied: both for the full check.
+    let races = |c: Cell| c.kinds_conflict(cur) && !happens_before(c, clock);
+    let stays = |c: Cell| !(c.intersects(cur) && (supersedes(cur, c, clock) || races(c)));
+    let spilled_cell = |i: usize| Cell(spilled[i]).with_tag(0);
+    if !(0..SPILLED).all(|i| owned & (1 << i) == 0 || stays(spilled_cell(i))) {
+        return None;
+    }
+    let more = primary.map(|raw| Cell(raw).more());
+    let new = site.on(cur);
+    g.primary[0]
+        .compare_exchange(primary[0], new.with_more(more[0]).0, SeqCst, Relaxed)
+        .ok()?;
+    if !pair[1].is_empty() {
+        // Lost, the emptying is left undone: the second cell happens before `cur`.
+        let _ = g.primary[1].compare_exchange(primary[1], MORE & primary[1], SeqCst, Relaxed);
+    }
+    let secondary = Cell(g.primary[1].load(SeqCst)).more();
+    let n = if secondary { SPILLED } else { OVERFLOW };
+    if (0..n).all(|i| g.spill_slot(i).load(SeqCst) == spilled[i]) {
+        bump(Stat::Superseded);
+        return Some(Outcome::Stored);
+    }
+    Some(recheck(g, clock, cur))
 }
 
 /// [`check_spilled`] for an access that renews the goroutine's own earlier access in a
@@ -1299,6 +1350,51 @@ mod tests {
 
     /// Slot 1's write of byte 0 and slot 2's of byte 4, unordered: a granule whose pair
     /// is full.
+    /// A slice element of bigheap: slot 1 writes the word, slots 2 and 3 read a byte of
+    /// it (each after the write, unordered with each other): the write is spilled.
+    fn written_then_read_twice() -> Mem {
+        let m = Mem::new();
+        assert_eq!(acc(&m, &clock(&[(1, 1)]), 1, 0, 8, Kind::Write), None);
+        assert_eq!(
+            acc(&m, &clock(&[(1, 1), (2, 1)]), 2, 0, 1, Kind::Read),
+            None
+        );
+        assert_eq!(
+            acc(&m, &clock(&[(1, 1), (3, 1)]), 3, 0, 1, Kind::Read),
+            None
+        );
+        assert_eq!(m.cells(), 3);
+        m
+    }
+
+    #[test]
+    fn a_read_after_a_join_replaces_the_reads_it_waited_for_and_keeps_the_spilled_write() {
+        let m = written_then_read_twice();
+        let joined = clock(&[(1, 2), (2, 1), (3, 1)]);
+        assert_eq!(acc(&m, &joined, 1, 0, 1, Kind::Read), None);
+        assert_eq!(m.cells(), 2, "the joined read and the write");
+        assert!(known(m.g(), Cell::new(Cell::stamp(1, 2), 0, 1, Kind::Read)));
+        // A write that knows the readers but not the joined read races with it; one
+        // that knows nothing races with the write, kept spilled, on any byte.
+        let after_readers = clock(&[(1, 1), (2, 1), (3, 1), (4, 1)]);
+        let race = acc(&m, &after_readers, 4, 0, 1, Kind::Write).expect("race");
+        assert_eq!((race.slot(), race.epoch()), (1, 2));
+        let race = acc(&m, &clock(&[(5, 1)]), 5, 4, 1, Kind::Write).expect("race");
+        assert_eq!(
+            (race.slot(), race.epoch(), race.kind()),
+            (1, 1, Kind::Write)
+        );
+    }
+
+    #[test]
+    fn a_read_that_supersedes_the_pair_still_races_with_a_spilled_write() {
+        // It knows both readers, not the writer.
+        let m = written_then_read_twice();
+        let race = acc(&m, &clock(&[(2, 1), (3, 1), (4, 1)]), 4, 0, 1, Kind::Read);
+        let race = race.expect("the spilled write races");
+        assert_eq!((race.slot(), race.kind()), (1, Kind::Write));
+    }
+
     fn two_writes() -> Mem {
         let m = Mem::new();
         assert_eq!(acc(&m, &clock(&[(1, 1)]), 1, 0, 1, Kind::Write), None);
