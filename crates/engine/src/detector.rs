@@ -422,19 +422,38 @@ impl<P: Platform> Detector<P> {
     pub fn access(&self, g: &mut Goroutine, addr: usize, len: usize, kind: Kind, pc: u64) {
         bump(Stat::Access);
         let cur = Cell::new(g.stamp, (addr & 7) as u64, len as u64, kind);
-        if !shadow::known(self.platform.granule(addr), cur) {
-            if g.on_own_stack(addr) {
-                bump(Stat::OwnStack);
+        let primary = self.platform.primary(addr);
+        let first = primary[0].load(Ordering::Relaxed);
+        if Cell(first).subsumes(cur) {
+            return;
+        }
+        let second = || Cell(primary[1].load(Ordering::Relaxed)).subsumes(cur);
+        // An empty first cell: fresh memory, or the goroutine's own stack, whose
+        // accesses are never recorded; the own-stack test comes first then.
+        let own = if first == 0 {
+            g.on_own_stack(addr) || {
+                if second() {
+                    return;
+                }
+                false
+            }
+        } else {
+            if second() {
                 return;
             }
-            // Only the arguments cross the calls: the fast path stays within the
-            // caller-saved registers. The last site computed was for this very pc:
-            // perhaps a byte loop's next byte.
-            if g.stack.last_site_pc() == pc {
-                self.access_repeated(g, addr, cur, pc);
-            } else {
-                self.access_slow(g, addr, cur, pc);
-            }
+            g.on_own_stack(addr)
+        };
+        if own {
+            bump(Stat::OwnStack);
+            return;
+        }
+        // Only the arguments cross the calls: the fast path stays within the
+        // caller-saved registers. The last site computed was for this very pc:
+        // perhaps a byte loop's next byte.
+        if g.stack.last_site_pc() == pc {
+            self.access_repeated(g, addr, cur, pc);
+        } else {
+            self.access_slow(g, addr, cur, pc);
         }
     }
 
