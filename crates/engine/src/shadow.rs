@@ -1348,8 +1348,6 @@ mod tests {
         }
     }
 
-    /// Slot 1's write of byte 0 and slot 2's of byte 4, unordered: a granule whose pair
-    /// is full.
     /// A slice element of bigheap: slot 1 writes the word, slots 2 and 3 read a byte of
     /// it (each after the write, unordered with each other): the write is spilled.
     fn written_then_read_twice() -> Mem {
@@ -1395,6 +1393,8 @@ mod tests {
         assert_eq!((race.slot(), race.kind()), (1, Kind::Write));
     }
 
+    /// Slot 1's write of byte 0 and slot 2's of byte 4, unordered: a granule whose pair
+    /// is full.
     fn two_writes() -> Mem {
         let m = Mem::new();
         assert_eq!(acc(&m, &clock(&[(1, 1)]), 1, 0, 1, Kind::Write), None);
