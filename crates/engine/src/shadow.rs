@@ -132,6 +132,13 @@ fn supersedes(cur: Cell, c: Cell, clock: &ThreadClock) -> bool {
     cur.outweighs(c) && happens_before(c, clock)
 }
 
+/// Whether `c` and `cur` touch a byte in common with conflicting kinds and `c` does not
+/// happen before `cur`'s goroutine: the pair is a race.
+#[inline(always)]
+fn races(c: Cell, cur: Cell, clock: &ThreadClock) -> bool {
+    c.kinds_conflict(cur) && c.intersects(cur) && !happens_before(c, clock)
+}
+
 /// The fast path: a primary cell of this goroutine and epoch already covers `cur` with
 /// an access at least as strong: the common case of code touching the same variables
 /// again between two releases, and of a field or byte read of memory a range access
@@ -560,8 +567,7 @@ fn supersede_pair<F: FnMut() -> u32>(
     }
     // A spilled cell that races decides the outcome, one that `cur` supersedes is to
     // be emptied: both for the full check.
-    let races = |c: Cell| c.kinds_conflict(cur) && !happens_before(c, clock);
-    let stays = |c: Cell| !(c.intersects(cur) && (supersedes(cur, c, clock) || races(c)));
+    let stays = |c: Cell| !(races(c, cur, clock) || c.intersects(cur) && supersedes(cur, c, clock));
     let spilled_cell = |i: usize| Cell(spilled[i]).with_tag(0);
     if !(0..SPILLED).all(|i| owned & (1 << i) == 0 || stays(spilled_cell(i))) {
         return None;
@@ -606,11 +612,11 @@ fn renew<F: FnMut() -> u32>(
 ) -> Option<Outcome> {
     let cell = |i: usize| Cell(spilled[i]).with_tag(0);
     let i = (0..SPILLED).find(|&i| renewing & (1 << i) != 0 && happens_before(cell(i), clock))?;
-    let races = |c: Cell| c.kinds_conflict(cur) && c.intersects(cur) && !happens_before(c, clock);
-    let others = (0..SPILLED).any(|j| j != i && owned & (1 << j) != 0 && races(cell(j)));
+    let others =
+        (0..SPILLED).any(|j| j != i && owned & (1 << j) != 0 && races(cell(j), cur, clock));
     let in_pair = primary.iter().any(|&raw| {
         let c = Cell(raw).with_more(false);
-        !c.is_empty() && races(c)
+        !c.is_empty() && races(c, cur, clock)
     });
     if others || in_pair {
         return None;

@@ -397,13 +397,19 @@ mod tests {
         assert_eq!(t.used(), 3);
     }
 
+    /// A table whose every slot is held, goroutine `g` on slot `g`.
+    fn full_table() -> SlotTable {
+        let t = SlotTable::new();
+        for g in 0..MAX_SLOTS as u32 {
+            t.attach(&ThreadClock::new(), g, 0).unwrap();
+        }
+        t
+    }
+
     #[test]
     fn full_table_falls_back_to_oldest_free_then_preempts_an_idle_slot() {
-        let t = SlotTable::new();
+        let t = full_table();
         let empty = ThreadClock::new();
-        for g in 0..MAX_SLOTS as u32 {
-            t.attach(&empty, g, 0).unwrap();
-        }
         t.detach(5, 5, 1, Some(1));
         t.detach(9, 9, 1, Some(1));
         let (s, _, c) = t.attach(&empty, 1000, 0).unwrap();
@@ -434,11 +440,8 @@ mod tests {
 
     #[test]
     fn safe_reuse_takes_the_lowest_known_slot_and_the_queue_skips_it() {
-        let t = SlotTable::new();
+        let t = full_table();
         let empty = ThreadClock::new();
-        for g in 0..MAX_SLOTS as u32 {
-            t.attach(&empty, g, 0).unwrap();
-        }
         t.detach(9, 9, 1, Some(1));
         t.detach(5, 5, 1, Some(1));
         let mut knows = ThreadClock::new();
