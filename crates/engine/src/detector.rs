@@ -432,7 +432,11 @@ impl<P: Platform> Detector<P> {
         // accesses are never recorded; the own-stack test comes first then.
         let own = if first == 0 {
             g.on_own_stack(addr) || {
-                if second() {
+                let second = primary[1].load(Ordering::Relaxed);
+                if second == 0 {
+                    return self.access_fresh(g, addr, cur, pc);
+                }
+                if Cell(second).subsumes(cur) {
                     return;
                 }
                 false
@@ -487,6 +491,27 @@ impl<P: Platform> Detector<P> {
                 g.stamped = true;
             }
             Outcome::Race(prev) => self.report_race(g, addr, cur, prev, pc),
+        }
+    }
+
+    /// A slow access to a granule whose primary pair was read empty: fresh memory, a
+    /// new object's first write (trees: half its slow accesses), on a path of its own
+    /// with a small frame. Falls back to [`Self::access_slow`] if another goroutine
+    /// stored there first.
+    #[inline(never)]
+    fn access_fresh(&self, g: &mut Goroutine, addr: usize, cur: Cell, pc: u64) {
+        let new = cur.with_site(g.stack.site(&self.stacks, pc));
+        let granule = || self.platform.granule(addr);
+        match shadow::store_first(self.platform.primary(addr), granule, &g.clock, new) {
+            None => self.access_slow(g, addr, cur, pc),
+            Some(outcome) => {
+                bump(Stat::Slow);
+                g.stamped = true;
+                match outcome {
+                    Outcome::Race(prev) => self.report_race(g, addr, cur, prev, pc),
+                    _ => bump(Stat::Stored),
+                }
+            }
         }
     }
 

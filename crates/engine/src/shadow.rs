@@ -210,6 +210,27 @@ pub fn store_fresh(primary: &[AtomicU64; 2], cell: Cell) {
     primary[0].store(cell.0, Relaxed);
 }
 
+/// [`check_and_store`]'s fresh case on its own, for the per-access slow path: stores
+/// `new` (with its site) into a granule whose primary pair was read empty, by a
+/// compare-and-swap and the second look. `None` when another goroutine stored there
+/// first (nothing stored: the caller runs the full check).
+#[inline(always)]
+pub fn store_first<'a>(
+    primary: &'a [AtomicU64; 2],
+    granule: impl Fn() -> Granule<'a>,
+    clock: &ThreadClock,
+    new: Cell,
+) -> Option<Outcome> {
+    primary[0]
+        .compare_exchange(0, new.0, SeqCst, Relaxed)
+        .ok()?;
+    bump(Stat::OneCell);
+    if settled(primary, [0, 0], 1, [0; 2]) {
+        return Some(Outcome::Stored);
+    }
+    Some(recheck(granule(), clock, new))
+}
+
 /// What [`check_and_store`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -1093,7 +1114,14 @@ mod tests {
         if known(m.g(), cur) {
             return None;
         }
-        match check_and_store(m.g().primary, || m.g(), clk, cur, site) {
+        // The detector's order: a fresh granule's own path, the full check after it.
+        let g = m.g();
+        let fresh = if is_fresh(g.primary) {
+            store_first(g.primary, || m.g(), clk, cur.with_site(site()))
+        } else {
+            None
+        };
+        match fresh.unwrap_or_else(|| check_and_store(g.primary, || m.g(), clk, cur, site)) {
             Outcome::Race(c) => Some(c),
             Outcome::Known | Outcome::Stored => None,
         }
