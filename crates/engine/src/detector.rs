@@ -427,6 +427,15 @@ impl<P: Platform> Detector<P> {
         if Cell(first).subsumes(cur) {
             return;
         }
+        // Out of line from here: the test above needs no callee-saved register, so the
+        // commonest access (the first cell says it all) saves and restores none.
+        self.access_past_first(g, addr, cur, pc, first);
+    }
+
+    /// [`Self::access`] when the first primary cell (`first`) did not subsume it.
+    #[inline(never)]
+    fn access_past_first(&self, g: &mut Goroutine, addr: usize, cur: Cell, pc: u64, first: u64) {
+        let primary = self.platform.primary(addr);
         let second = || Cell(primary[1].load(Ordering::Relaxed)).subsumes(cur);
         // An empty first cell: fresh memory, or the goroutine's own stack, whose
         // accesses are never recorded; the own-stack test comes first then.
