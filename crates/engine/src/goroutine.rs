@@ -44,6 +44,14 @@ const NO_MEMO: [(u64, u32, u32); MEMO] = [(0, 0, UNRESOLVED); MEMO];
 const SITE_CACHE_SMALL: usize = 64;
 const SITE_CACHE_BIG: usize = 1024;
 
+/// Frames of a stack kept in the depot: a frame deeper than this is resolved as if the
+/// depot were full (its sites keep only it and the access, under
+/// [`crate::stack::TRUNCATED`]). Real programs stay far below; deep recursion
+/// (`encoding/json`'s 10,000-level nesting test: over a million nodes, every level's
+/// accesses a site of its own, so a byte buffer's cells never merged and spilled) makes
+/// a few sites instead. The stock runtime prints at most 255 frames of a stack.
+pub const KEPT_FRAMES: usize = 1024;
+
 /// Tolerance when matching a function's exit depth to its entry depth: the Go side
 /// reaches `racefuncenter` through slightly different call paths (see gorace-rt).
 pub const EXIT_SLACK: u32 = 8;
@@ -436,8 +444,9 @@ impl ShadowStack {
         }
     }
 
-    /// The node of the current stack (all frames), `None` if the depot is full. Each
-    /// frame is resolved at most once, successfully or not.
+    /// The node of the current stack (all frames), `None` if the depot is full or the
+    /// stack is deeper than [`KEPT_FRAMES`]. Each frame is resolved at most once,
+    /// successfully or not.
     pub fn node(&mut self, depot: &StackDepot) -> Option<u32> {
         let top = match self.frames.last() {
             None => return Some(ROOT),
@@ -461,7 +470,7 @@ impl ShadowStack {
         for j in i..=top {
             let pc = self.frames[j].pc;
             node = match recalled {
-                _ if node == NO_ROOM => NO_ROOM,
+                _ if node == NO_ROOM || j >= KEPT_FRAMES => NO_ROOM,
                 UNRESOLVED => self
                     .intern::<false, false>(depot, node, pc)
                     .unwrap_or(NO_ROOM),
@@ -934,6 +943,41 @@ mod tests {
         s.push(0x5000);
         let deeper = s.site(&depot, 0x777);
         assert_eq!(depot.stack(deeper), (vec![0x777, 0x5000], true));
+    }
+
+    #[test]
+    fn frames_deeper_than_kept_frames_share_their_sites() {
+        let depot = StackDepot::new();
+        let mut s = ShadowStack::new();
+        // Recursion through two call sites, as a recursive decoder's value/array pair.
+        let pc = |depth: usize| 0x100 + 0x10 * (depth as u64 % 2);
+        for d in 0..KEPT_FRAMES {
+            s.push(pc(d));
+        }
+        let kept = s.site(&depot, 0x999);
+        let (pcs, truncated) = depot.stack(kept);
+        assert_eq!((pcs.len(), truncated), (KEPT_FRAMES + 1, false));
+        let nodes = depot.len();
+        let mut sites = Vec::new();
+        for d in KEPT_FRAMES..KEPT_FRAMES + 100 {
+            s.push(pc(d));
+            sites.push(s.site(&depot, 0x999));
+        }
+        // Beyond the cap a site is its innermost frame and the access: one per call
+        // site, whatever the depth, so one goroutine's cells there can merge.
+        assert_eq!(depot.stack(sites[0]), (vec![0x999, pc(KEPT_FRAMES)], true));
+        assert_eq!(sites[0], sites[2]);
+        assert_eq!(sites[1], sites[3]);
+        assert!(
+            depot.len() <= nodes + 4,
+            "{} new nodes",
+            depot.len() - nodes
+        );
+        // Back within the cap, the stack is whole again.
+        for _ in 0..100 {
+            s.pop();
+        }
+        assert_eq!(s.site(&depot, 0x999), kept);
     }
 
     #[test]

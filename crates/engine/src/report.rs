@@ -41,7 +41,9 @@ pub struct Access {
     pub gid: Option<u32>,
     /// Return addresses, innermost (the access itself) first.
     pub stack: Vec<u64>,
-    /// Outer frames were not kept (the stack depot was full when it was recorded).
+    /// Outer frames were not kept (the stack was deeper than
+    /// [`crate::goroutine::KEPT_FRAMES`], or the stack depot was full when it was
+    /// recorded).
     pub truncated: bool,
 }
 
@@ -179,7 +181,11 @@ pub fn write_frames(out: &mut String, frames: &[Frame], truncated: bool, style: 
         );
     }
     if truncated {
-        out.push_str("  [outer frames not kept: gorace's stack depot was full]\n");
+        let _ = writeln!(
+            out,
+            "  [outer frames not kept: the stack was deeper than {} frames, or gorace's stack depot was full]",
+            crate::goroutine::KEPT_FRAMES
+        );
     }
 }
 
@@ -302,7 +308,7 @@ Goroutine 7 (running) created at:
         let text = r.to_text(&mut Fake, &Style::default());
         assert!(
             text.contains(
-                "  main.main()\n      /src/app/main.go:80 +0x50\n  [outer frames not kept: gorace's stack depot was full]\n"
+                "  main.main()\n      /src/app/main.go:80 +0x50\n  [outer frames not kept: the stack was deeper than 1024 frames, or gorace's stack depot was full]\n"
             ),
             "{text}"
         );
