@@ -215,11 +215,23 @@ fn clear_object(start: usize, end: usize) {
             pair[1].load(Ordering::Relaxed),
         );
         if Cell(p0).more() {
-            gorace_engine::shadow::clear(granule(a));
+            return clear_spilled(a, end);
         } else if p0 | p1 != 0 {
             pair[0].store(0, Ordering::Relaxed);
             pair[1].store(0, Ordering::Relaxed);
         }
+        a += 8;
+    }
+}
+
+/// [`clear_object`] from a granule that may have spilled (cleared in all its planes)
+/// to `end`: out of line, so that the loop inlined into `malloc` makes no call and
+/// saves no registers.
+#[inline(never)]
+fn clear_spilled(start: usize, end: usize) {
+    let mut a = start;
+    while a < end {
+        gorace_engine::shadow::clear(granule(a));
         a += 8;
     }
 }
@@ -374,6 +386,14 @@ pub fn reset_shadow(addr: usize, size: usize) {
         }
         return;
     }
+    reset_large(addr, size);
+}
+
+/// [`reset_shadow`] for an object larger than [`SMALL_OBJECT`] or across pages: out of
+/// line, so the small objects' path saves no registers.
+#[inline(never)]
+fn reset_large(addr: usize, size: usize) {
+    let end = addr + size;
     // Runs of pages used before are cleared; first-used pages are skipped.
     let mut run = addr;
     let mut a = addr;
