@@ -818,7 +818,8 @@ impl<P: Platform> Detector<P> {
             return;
         }
         if self.options.detect_deadlocks {
-            self.free_locks(addr, size);
+            // A tail call: the common path keeps nothing live across a call.
+            return self.free_locks(addr, size);
         }
         // Most freed memory never held a sync object: its meta words are not read.
         if self.platform.may_have_meta(addr, size) {
@@ -826,9 +827,13 @@ impl<P: Platform> Detector<P> {
         }
     }
 
+    /// [`Self::free`] with lock-order tracking on: the locks in the memory go too.
     #[inline(never)]
     fn free_locks(&self, addr: usize, size: usize) {
         self.locks.lock().free(addr, size);
+        if self.platform.may_have_meta(addr, size) {
+            self.free_syncs(addr, size);
+        }
     }
 
     #[inline(never)]
