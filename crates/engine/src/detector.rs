@@ -504,7 +504,7 @@ impl<P: Platform> Detector<P> {
     }
 
     /// A slow access to a granule whose primary pair was read empty: fresh memory, a
-    /// new object's first write (trees: half its slow accesses), on a path of its own
+    /// new object's first write (trees: nearly all its slow accesses), on a path of its own
     /// with a small frame. Falls back to [`Self::access_slow`] if another goroutine
     /// stored there first.
     #[inline(never)]

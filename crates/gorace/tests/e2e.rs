@@ -576,6 +576,44 @@ fn race_with_a_finished_goroutine() {
 /// The stock runtime drops this race (its per-goroutine trace cannot replay an access
 /// that old); gorace must report it with the old write's full stack.
 #[test]
+fn a_write_deep_in_recursion_keeps_its_innermost_frames() {
+    let src = Source::load("deep_recursion.go");
+    let out = gorace_run_racy(&src.name, "");
+    let r = &out.assert_races(Count::Exactly(1))[0];
+    let (cur, prev) = (&r.current, &r.previous);
+    assert_eq!(
+        (cur.kind, cur.frames[0].func.as_str(), cur.frames[0].line),
+        (Kind::Read, "main.main", src.line("read")),
+        "{}",
+        r.text
+    );
+    let stack: Vec<(&str, u32)> = prev
+        .frames
+        .iter()
+        .map(|f| (f.func.as_str(), f.line))
+        .collect();
+    assert_eq!(
+        (prev.kind, &stack[..]),
+        (
+            Kind::Write,
+            &[
+                ("main.down", src.line("write")),
+                ("main.down", src.line("recurse"))
+            ][..]
+        ),
+        "the innermost frames of the write 3,000 calls deep:\n{}",
+        r.text
+    );
+    assert!(
+        r.text
+            .contains("[outer frames not kept: the stack was deeper than 1024 frames"),
+        "{}",
+        r.text
+    );
+    assert_eq!(out.stdout, "1\n");
+}
+
+#[test]
 fn long_history_keeps_the_old_write_stack() {
     let src = Source::load("long_history.go");
     let out = gorace_run_racy(&src.name, "");

@@ -586,7 +586,8 @@ fn parse_access<'a>(
     })
 }
 
-/// Frames: `  pkg.func()` then `      /path/file.go:12 +0x1f`, until a blank line.
+/// Frames: `  pkg.func()` then `      /path/file.go:12 +0x1f`, until a blank line; a
+/// cut stack's last line, `  [outer frames not kept: ...]`, ends them too.
 fn parse_frames<'a>(
     lines: &mut std::iter::Peekable<impl Iterator<Item = &'a str>>,
 ) -> Result<Vec<Frame>, String> {
@@ -596,6 +597,9 @@ fn parse_frames<'a>(
             break;
         }
         lines.next();
+        if l.starts_with("  [outer frames not kept: ") && l.ends_with(']') {
+            break;
+        }
         let func = l
             .strip_prefix("  ")
             .filter(|f| !f.starts_with(' '))
