@@ -587,11 +587,7 @@ fn a_write_deep_in_recursion_keeps_its_innermost_frames() {
         "{}",
         r.text
     );
-    let stack: Vec<(&str, u32)> = prev
-        .frames
-        .iter()
-        .map(|f| (f.func.as_str(), f.line))
-        .collect();
+    let stack = prev.func_lines();
     assert_eq!(
         (prev.kind, &stack[..]),
         (
@@ -633,11 +629,7 @@ fn long_history_keeps_the_old_write_stack() {
         r.text
     );
     assert_eq!(prev.kind, Kind::Write, "{}", r.text);
-    let stack: Vec<(&str, u32)> = prev
-        .frames
-        .iter()
-        .map(|f| (f.func.as_str(), f.line))
-        .collect();
+    let stack = prev.func_lines();
     assert_eq!(
         stack,
         [

@@ -406,6 +406,16 @@ pub struct Access {
     pub frames: Vec<Frame>,
 }
 
+impl Access {
+    /// The stack as `(function, line)`, innermost first.
+    pub fn func_lines(&self) -> Vec<(&str, u32)> {
+        self.frames
+            .iter()
+            .map(|f| (f.func.as_str(), f.line))
+            .collect()
+    }
+}
+
 /// A `Goroutine N (running|finished) created at:` block.
 #[derive(Clone, Debug)]
 pub struct Creation {
