@@ -325,36 +325,41 @@ pub unsafe extern "C" fn __tsan_write_range(
 // `ShadowStack::exit`), and (entry) its stack bounds, whose accesses never race (see
 // `Goroutine::own_stack`). `racecall<>` leaves the goroutine's SP in R12 and the g
 // pointer in R14 (both callee-saved); `g.stack` = `{lo, hi}` is g's first field in
-// every Go release. The trampolines pass them to the Rust functions.
+// every Go release. The trampolines pass them to the Rust functions; the exit's
+// computes its depth limit itself (see `func_exit`).
 core::arch::global_asm!(
     ".globl __tsan_func_enter",
     ".type __tsan_func_enter,@function",
     "__tsan_func_enter:",
-    "    mov rdx, r12",
     "    mov rcx, [r14 + 8]",
-    "    mov r8, [r14]",
-    "    mov r9, r14",
+    "    mov rdx, rcx",
+    "    sub rdx, r12",
+    "    mov r8, r14",
     "    jmp {enter}",
     ".size __tsan_func_enter, . - __tsan_func_enter",
     ".globl __tsan_func_exit",
     ".type __tsan_func_exit,@function",
     "__tsan_func_exit:",
+    // limit = (g.stack.hi - SP) + EXIT_LIMIT, u64::MAX if that carries.
     "    mov rsi, [r14 + 8]",
     "    sub rsi, r12",
+    "    add rsi, {limit}",
+    "    sbb rax, rax",
+    "    or rsi, rax",
     "    jmp {exit}",
     ".size __tsan_func_exit, . - __tsan_func_exit",
     enter = sym func_enter,
     exit = sym func_exit,
+    limit = const EXIT_LIMIT,
 );
 
-/// Stack depth from the goroutine SP at `racecall<>` and `g.stack.hi`; 0 if they do
-/// not describe one stack.
+/// Stack depth from `g.stack.hi - SP` (the trampoline's subtraction, SP at
+/// `racecall<>`); 0 if they do not describe one stack.
 #[inline(always)]
-fn depth(sp: usize, hi: usize) -> u32 {
+fn depth(below_hi: usize) -> u32 {
     // An SP above `hi` wraps to a huge difference: one compare covers both cases.
-    let d = hi.wrapping_sub(sp);
-    if d < u32::MAX as usize {
-        d as u32
+    if below_hi < u32::MAX as usize {
+        below_hi as u32
     } else {
         0
     }
@@ -367,63 +372,60 @@ fn depth(sp: usize, hi: usize) -> u32 {
 /// engine's slack absorbs.
 const EXIT_DEPTH_ADJUST: u32 = 16;
 /// How much deeper than an exit's own depth its function's entry can be.
-const EXIT_LIMIT: u32 = EXIT_DEPTH_ADJUST + gorace_engine::goroutine::EXIT_SLACK;
+const EXIT_LIMIT: u64 = (EXIT_DEPTH_ADJUST + gorace_engine::goroutine::EXIT_SLACK) as u64;
 
 /// # Safety
 /// `thr` is null or a live racectx; called only through the trampoline above.
 unsafe extern "C" fn func_enter(
     thr: *mut Goroutine,
     pc: usize,
-    sp: usize,
+    below_hi: usize,
     hi: usize,
-    lo: usize,
     gptr: usize,
 ) {
     // SAFETY: forwarded contract.
     if let Some(g) = unsafe { goroutine(thr) } {
-        g.own_stack = (lo, hi);
-        if g.unseen() {
-            // A tail call: the common path keeps nothing live across a call, so it
-            // saves no registers.
+        // One compare covers the goroutine's first entry (its bounds are empty until
+        // then), a stack Go moved to grow or shrink it, and a g0 context changing
+        // threads; the common path saves no registers (the others are a tail call).
+        if g.own_stack.1 != hi {
             // SAFETY: forwarded contract.
-            return unsafe { first_func_enter(g, pc, depth(sp, hi), gptr) };
+            return unsafe { func_enter_new_stack(g, pc, depth(below_hi), gptr) };
         }
-        det().func_enter(g, pc as u64, depth(sp, hi));
+        det().func_enter(g, pc as u64, depth(below_hi));
     }
 }
 
-/// The goroutine's first function entry: where it learns its `g`.
+/// A function entry on a stack other than the one seen last: the goroutine's first
+/// (where it learns its `g`), or after Go moved its stack.
 ///
 /// # Safety
 /// `gptr` is the running g (R14 at the racecall).
 #[cold]
 #[inline(never)]
-unsafe fn first_func_enter(g: &mut Goroutine, pc: usize, depth: u32, gptr: usize) {
-    // SAFETY: forwarded contract.
-    if unsafe { crate::goinfo::is_g0(gptr) } {
-        g.runs_on_g0 = true;
-    } else if g.set_gptr(gptr) {
-        det().first_entry(g);
+unsafe fn func_enter_new_stack(g: &mut Goroutine, pc: usize, depth: u32, gptr: usize) {
+    // SAFETY: forwarded contract: `g.stack` = `{lo, hi}` is the g's first field.
+    g.own_stack = unsafe { *(gptr as *const (usize, usize)) };
+    if g.unseen() {
+        // SAFETY: forwarded contract.
+        if unsafe { crate::goinfo::is_g0(gptr) } {
+            g.runs_on_g0 = true;
+        } else if g.set_gptr(gptr) {
+            det().first_entry(g);
+        }
     }
     det().func_enter(g, pc as u64, depth);
 }
 
-/// `below_hi` is `g.stack.hi - SP` (the trampoline's subtraction): the exit's depth,
-/// [`EXIT_DEPTH_ADJUST`] short of its entry's; wrapped around (unknown) if the SP was
-/// not on that stack.
+/// `limit` is the deepest entry depth the exiting function's can have been (the
+/// trampoline adds [`EXIT_LIMIT`] to `g.stack.hi - SP`, the exit's depth): huge (any)
+/// if the SP was not on that stack, which wraps the subtraction around.
 ///
 /// # Safety
 /// `thr` is null or a live racectx; called only through the trampoline above.
-unsafe extern "C" fn func_exit(thr: *mut Goroutine, below_hi: usize) {
+unsafe extern "C" fn func_exit(thr: *mut Goroutine, limit: u64) {
     // SAFETY: forwarded contract.
     if let Some(g) = unsafe { goroutine(thr) } {
-        // The deepest the exiting function's entry can have been; any (unknown) when
-        // the SP was not on the stack: an SP above `hi` wraps to a huge difference.
-        let limit = if below_hi < u32::MAX as usize {
-            (below_hi + EXIT_LIMIT as usize) as u64
-        } else {
-            u64::MAX
-        };
         det().func_exit_within(g, limit);
     }
 }
