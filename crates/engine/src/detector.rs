@@ -436,12 +436,11 @@ impl<P: Platform> Detector<P> {
     #[inline(never)]
     fn access_past_first(&self, g: &mut Goroutine, addr: usize, cur: Cell, pc: u64, first: u64) {
         let primary = self.platform.primary(addr);
-        let second = || Cell(primary[1].load(Ordering::Relaxed)).subsumes(cur);
+        let second = primary[1].load(Ordering::Relaxed);
         // An empty first cell: fresh memory, or the goroutine's own stack, whose
         // accesses are never recorded; the own-stack test comes first then.
         let own = if first == 0 {
             g.on_own_stack(addr) || {
-                let second = primary[1].load(Ordering::Relaxed);
                 if second == 0 {
                     return self.access_fresh(g, addr, cur, pc);
                 }
@@ -451,7 +450,7 @@ impl<P: Platform> Detector<P> {
                 false
             }
         } else {
-            if second() {
+            if Cell(second).subsumes(cur) {
                 return;
             }
             g.on_own_stack(addr)
@@ -465,6 +464,8 @@ impl<P: Platform> Detector<P> {
         // perhaps a byte loop's next byte.
         if g.stack.last_site_pc() == pc {
             self.access_repeated(g, addr, cur, pc);
+        } else if second == 0 && !Cell(first).more() {
+            self.access_beside(g, addr, cur, pc, Cell(first));
         } else {
             self.access_slow(g, addr, cur, pc);
         }
@@ -519,6 +520,37 @@ impl<P: Platform> Detector<P> {
                 match outcome {
                     Outcome::Race(prev) => self.report_race(g, addr, cur, prev, pc),
                     _ => bump(Stat::Stored),
+                }
+            }
+        }
+    }
+
+    /// A slow access to a granule whose primary pair was read as one cell, `first`,
+    /// that never spilled (another goroutine's access to memory this one initialised,
+    /// a field written after the object's initialising write: bigheap's goroutines),
+    /// on a path of its own with a small frame, as [`Self::access_fresh`]. This
+    /// goroutine's own access of this epoch and kind (which may merge with it) and a
+    /// lost compare-and-swap take [`Self::access_slow`].
+    #[inline(never)]
+    fn access_beside(&self, g: &mut Goroutine, addr: usize, cur: Cell, pc: u64, first: Cell) {
+        if first.same_access_but_site_and_range(cur) {
+            return self.access_slow(g, addr, cur, pc);
+        }
+        let (stack, stacks) = (&mut g.stack, &self.stacks);
+        let granule = || self.platform.granule(addr);
+        let primary = self.platform.primary(addr);
+        match shadow::store_beside(primary, granule, &g.clock, cur, first, || {
+            stack.site(stacks, pc)
+        }) {
+            None => self.access_slow(g, addr, cur, pc),
+            Some(outcome) => {
+                bump(Stat::Slow);
+                match outcome {
+                    Outcome::Race(prev) => self.report_race(g, addr, cur, prev, pc),
+                    _ => {
+                        bump(Stat::Stored);
+                        g.stamped = true;
+                    }
                 }
             }
         }

@@ -231,6 +231,44 @@ pub fn store_first<'a>(
     Some(recheck(granule(), clock, new))
 }
 
+/// [`check_and_store`]'s one-cell case on its own, for the per-access slow path: a
+/// granule whose primary pair was read as `p0` beside an empty second cell, `p0` never
+/// spilled and not this goroutine's own access of this epoch and kind (which may merge:
+/// the full check). Either `cur` races with `p0`, or it is stored (with `site`) over
+/// `p0` if it outweighs it, else into the second cell, by a compare-and-swap and the
+/// second look. `None` when another goroutine stored there first (nothing stored: the
+/// caller runs the full check).
+#[inline(always)]
+pub fn store_beside<'a>(
+    primary: &'a [AtomicU64; 2],
+    granule: impl Fn() -> Granule<'a>,
+    clock: &ThreadClock,
+    cur: Cell,
+    p0: Cell,
+    site: impl FnOnce() -> u32,
+) -> Option<Outcome> {
+    let overlap = p0.intersects(cur);
+    let hb = happens_before(p0, clock);
+    if overlap && !hb && p0.kinds_conflict(cur) {
+        bump(Stat::OneCell);
+        return Some(Outcome::Race(p0));
+    }
+    let (i, expect) = if overlap && hb && cur.outweighs(p0) {
+        (0, p0.0)
+    } else {
+        (1, 0)
+    };
+    let new = cur.with_site(site());
+    primary[i]
+        .compare_exchange(expect, new.0, SeqCst, Relaxed)
+        .ok()?;
+    bump(Stat::OneCell);
+    if settled(primary, [p0.0, 0], 1 << i, [0; 2]) {
+        return Some(Outcome::Stored);
+    }
+    Some(recheck(granule(), clock, new))
+}
+
 /// What [`check_and_store`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -1114,14 +1152,18 @@ mod tests {
         if known(m.g(), cur) {
             return None;
         }
-        // The detector's order: a fresh granule's own path, the full check after it.
+        // The detector's order: a fresh granule's own path, a lone cell's, the full
+        // check after them.
         let g = m.g();
-        let fresh = if is_fresh(g.primary) {
+        let (p0, p1) = (Cell(g.primary[0].load(Relaxed)), g.primary[1].load(Relaxed));
+        let shortcut = if p0.0 == 0 && p1 == 0 {
             store_first(g.primary, || m.g(), clk, cur.with_site(site()))
+        } else if p1 == 0 && !p0.more() && !p0.same_access_but_site_and_range(cur) {
+            store_beside(g.primary, || m.g(), clk, cur, p0, &mut *site)
         } else {
             None
         };
-        match fresh.unwrap_or_else(|| check_and_store(g.primary, || m.g(), clk, cur, site)) {
+        match shortcut.unwrap_or_else(|| check_and_store(g.primary, || m.g(), clk, cur, site)) {
             Outcome::Race(c) => Some(c),
             Outcome::Known | Outcome::Stored => None,
         }
