@@ -588,10 +588,10 @@ pub struct Goroutine {
     /// Slots this goroutine held before moving on (preempted or exhausted), each with
     /// the start of its latest tenure there; their journals learn when it ends.
     pub moved_from: Vec<(Slot, Epoch)>,
-    /// The goroutine's own Go stack `[lo, hi)` as of its latest function entry (empty
-    /// until then). Go's escape analysis moves every variable whose address another
-    /// goroutine could learn to the heap, so accesses here can never race: they are
-    /// neither checked nor remembered.
+    /// The goroutine's own Go stack `[lo, hi)`, refreshed by a function entry that
+    /// finds it moved (empty until the first). Go's escape analysis moves every
+    /// variable whose address another goroutine could learn to the heap, so accesses
+    /// here can never race: they are neither checked nor remembered.
     pub own_stack: (usize, usize),
     /// What other threads may read about this goroutine (the leak check at exit).
     pub visible: Arc<Visible>,
