@@ -405,7 +405,8 @@ unsafe extern "C" fn func_enter(
 #[inline(never)]
 unsafe fn func_enter_new_stack(g: &mut Goroutine, pc: usize, depth: u32, gptr: usize) {
     // SAFETY: forwarded contract: `g.stack` = `{lo, hi}` is the g's first field.
-    g.own_stack = unsafe { *(gptr as *const (usize, usize)) };
+    let [lo, hi] = unsafe { *(gptr as *const [usize; 2]) };
+    g.own_stack = (lo, hi);
     if g.unseen() {
         // SAFETY: forwarded contract.
         if unsafe { crate::goinfo::is_g0(gptr) } {
