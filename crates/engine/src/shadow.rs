@@ -221,14 +221,7 @@ pub fn store_first<'a>(
     clock: &ThreadClock,
     new: Cell,
 ) -> Option<Outcome> {
-    primary[0]
-        .compare_exchange(0, new.0, SeqCst, Relaxed)
-        .ok()?;
-    bump(Stat::OneCell);
-    if settled(primary, [0, 0], 1, [0; 2]) {
-        return Some(Outcome::Stored);
-    }
-    Some(recheck(granule(), clock, new))
+    store_settled(primary, granule, clock, new, 0, [0, 0])
 }
 
 /// [`check_and_store`]'s one-cell case on its own, for the per-access slow path: a
@@ -237,7 +230,9 @@ pub fn store_first<'a>(
 /// the full check). Either `cur` races with `p0`, or it is stored (with `site`) over
 /// `p0` if it outweighs it, else into the second cell, by a compare-and-swap and the
 /// second look. `None` when another goroutine stored there first (nothing stored: the
-/// caller runs the full check).
+/// caller runs the full check). Callers found that `p0` does not subsume `cur`
+/// ([`known`]), and only this goroutine makes cells with its stamp, so that is not
+/// tested again.
 #[inline(always)]
 pub fn store_beside<'a>(
     primary: &'a [AtomicU64; 2],
@@ -253,17 +248,31 @@ pub fn store_beside<'a>(
         bump(Stat::OneCell);
         return Some(Outcome::Race(p0));
     }
-    let (i, expect) = if overlap && hb && cur.outweighs(p0) {
-        (0, p0.0)
+    let i = if overlap && hb && cur.outweighs(p0) {
+        0
     } else {
-        (1, 0)
+        1
     };
-    let new = cur.with_site(site());
+    store_settled(primary, granule, clock, cur.with_site(site()), i, [p0.0, 0])
+}
+
+/// Stores `new` into primary cell `i` of a pair read as `raw` (one of them empty),
+/// by a compare-and-swap against what was read there, then the second look. `None`
+/// when another goroutine stored there first (nothing stored).
+#[inline(always)]
+fn store_settled<'a>(
+    primary: &'a [AtomicU64; 2],
+    granule: impl Fn() -> Granule<'a>,
+    clock: &ThreadClock,
+    new: Cell,
+    i: usize,
+    raw: [u64; 2],
+) -> Option<Outcome> {
     primary[i]
-        .compare_exchange(expect, new.0, SeqCst, Relaxed)
+        .compare_exchange(raw[i], new.0, SeqCst, Relaxed)
         .ok()?;
     bump(Stat::OneCell);
-    if settled(primary, [p0.0, 0], 1 << i, [0; 2]) {
+    if settled(primary, raw, 1 << i, [0; 2]) {
         return Some(Outcome::Stored);
     }
     Some(recheck(granule(), clock, new))
@@ -290,8 +299,13 @@ struct LazySite<F> {
 
 impl<F: FnMut() -> u32> LazySite<F> {
     #[inline(always)]
+    fn get(&mut self) -> u32 {
+        once(&mut self.site, &mut self.make)
+    }
+
+    #[inline(always)]
     fn on(&mut self, cur: Cell) -> Cell {
-        cur.with_site(once(&mut self.site, &mut self.make))
+        cur.with_site(self.get())
     }
 }
 
@@ -335,51 +349,30 @@ pub fn check_and_store<'a>(
     };
     let p0 = Cell(primary[0].load(Relaxed));
     let p1 = Cell(primary[1].load(Relaxed));
-    // The inline cases pick one primary cell and the value it was read with.
-    let inline = if p0.0 == 0 && p1.0 == 0 {
-        // Fresh memory: the most common slow path of all.
-        Some((0, 0))
-    } else if p1.0 == 0 && !p0.more() && p0.same_access_but_site_and_range(cur) {
-        // One cell, never spilled, of this goroutine, epoch and kind: a byte loop's
-        // next byte joins it (same site, neighbouring bytes); anything else takes the
-        // general check.
+    // One cell at most, never spilled: the inline cases.
+    let lone = p1.0 == 0 && !p0.more();
+    if lone && !p0.same_access_but_site_and_range(cur) {
+        // Fresh memory (the most common slow path of all), or another goroutine's
+        // cell or an earlier epoch's (another goroutine's first access to memory this
+        // one initialised, say): one compare-and-swap. A lost one means another
+        // goroutine stored into the granule meanwhile: the full check sees it.
+        let stored = if p0.0 == 0 {
+            store_first(primary, &granule, clock, site.on(cur))
+        } else {
+            store_beside(primary, &granule, clock, cur, p0, || site.get())
+        };
+        return stored
+            .unwrap_or_else(|| check_and_store_general(granule(), clock, cur, true, &mut site));
+    }
+    if lone {
+        // This goroutine's own cell of this epoch and kind: a byte loop's next byte
+        // joins it (same site, neighbouring bytes); anything else takes the general
+        // check.
         if let Some(merged) = p0.merge(site.on(cur)) {
             bump(Stat::OneCell);
             primary[0].store(merged.0, Relaxed);
             return Outcome::Stored;
         }
-        None
-    } else if p1.0 == 0 && !p0.more() {
-        // One cell, never spilled, and nothing to merge with: the general check's
-        // outcome for a pair with one empty cell, decided inline (another goroutine's
-        // first access to memory this one initialised, say). The caller found that
-        // the cell does not subsume `cur` ([`known`]), and only this goroutine makes
-        // cells with its stamp, so that is not tested again.
-        let overlap = p0.intersects(cur);
-        let hb = happens_before(p0, clock);
-        if overlap && !hb && p0.kinds_conflict(cur) {
-            bump(Stat::OneCell);
-            return Outcome::Race(p0);
-        }
-        let replace = overlap && hb && cur.outweighs(p0);
-        Some(if replace { (0, p0.0) } else { (1, 0) })
-    } else {
-        None
-    };
-    if let Some((i, expect)) = inline {
-        bump(Stat::OneCell);
-        let new = site.on(cur).0;
-        if primary[i]
-            .compare_exchange(expect, new, SeqCst, Relaxed)
-            .is_ok()
-        {
-            if settled(primary, [p0.0, p1.0], 1 << i, [0; 2]) {
-                return Outcome::Stored;
-            }
-            return recheck(granule(), clock, cur);
-        }
-        // Another goroutine stored into the granule meanwhile: the full check sees it.
-        return check_and_store_general(granule(), clock, cur, true, &mut site);
     }
     if p0.more() && p0.same_stamp(cur) && p1.same_stamp(cur) {
         // Both primary cells are this goroutine's, of this epoch, and the granule
@@ -1152,18 +1145,10 @@ mod tests {
         if known(m.g(), cur) {
             return None;
         }
-        // The detector's order: a fresh granule's own path, a lone cell's, the full
-        // check after them.
+        // `check_and_store` starts with the detector's own shortcuts (`store_first`,
+        // `store_beside`).
         let g = m.g();
-        let (p0, p1) = (Cell(g.primary[0].load(Relaxed)), g.primary[1].load(Relaxed));
-        let shortcut = if p0.0 == 0 && p1 == 0 {
-            store_first(g.primary, || m.g(), clk, cur.with_site(site()))
-        } else if p1 == 0 && !p0.more() && !p0.same_access_but_site_and_range(cur) {
-            store_beside(g.primary, || m.g(), clk, cur, p0, &mut *site)
-        } else {
-            None
-        };
-        match shortcut.unwrap_or_else(|| check_and_store(g.primary, || m.g(), clk, cur, site)) {
+        match check_and_store(g.primary, || m.g(), clk, cur, site) {
             Outcome::Race(c) => Some(c),
             Outcome::Known | Outcome::Stored => None,
         }
