@@ -120,6 +120,12 @@ impl Cell {
         )
     }
 
+    /// The same access by the holder of `stamp` ([`Cell::stamp`]).
+    #[inline(always)]
+    pub const fn with_stamp(self, stamp: u64) -> Cell {
+        Cell((self.0 & !SLOT_EPOCH_MASK) | (stamp & SLOT_EPOCH_MASK))
+    }
+
     #[inline(always)]
     pub const fn with_site(self, site: u32) -> Cell {
         let site = if site < (1 << SITE_BITS) {

@@ -265,7 +265,7 @@ impl<P: Platform> Detector<P> {
             &parent_chain[..]
         };
         let visible = Arc::new(Visible::new(gid, parent_gid, creation, pc, now, chain));
-        let mut g = match (spare, clock) {
+        let g = match (spare, clock) {
             (Some(mut g), _) => {
                 g.recycle(gid, creation, visible);
                 g
@@ -281,8 +281,24 @@ impl<P: Platform> Detector<P> {
             .ctx
             .store(&*g as *const Goroutine as usize, Ordering::Relaxed);
         self.live.insert(&g.visible);
-        self.attach(&mut g);
+        // No slot yet: it takes one when it first runs (`attach_new`).
         g
+    }
+
+    /// Gives `g` its slot if it holds none yet ([`Goroutine::attached`]): at its first
+    /// function entry, or at whatever it does first that needs its stamp (an access,
+    /// a release, an atomic operation), whichever comes first.
+    #[inline(always)]
+    fn attach_new(&self, g: &mut Goroutine) {
+        if !g.attached() {
+            self.attach_late(g);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn attach_late(&self, g: &mut Goroutine) {
+        self.attach(g);
     }
 
     /// Records `g`'s latest synchronising step for the leak check (its stack then, and
@@ -319,8 +335,10 @@ impl<P: Platform> Detector<P> {
         if self.options.detect_deadlocks {
             self.locks.lock().goroutine_end(g.gid);
         }
-        self.slots
-            .detach(g.slot, g.gid, g.last_used_epoch(), Some(g.tenure));
+        if g.attached() {
+            self.slots
+                .detach(g.slot, g.gid, g.last_used_epoch(), Some(g.tenure));
+        }
         for &(slot, start) in &g.moved_from {
             self.slots.finished(slot, g.gid, start);
         }
@@ -336,6 +354,10 @@ impl<P: Platform> Detector<P> {
     /// Moves `g` to its next epoch after a release.
     /// If its slot was preempted (or is exhausted), the goroutine moves to another.
     fn tick(&self, g: &mut Goroutine) {
+        if !g.attached() {
+            // Nothing of its own to release yet: its first epoch is the next one.
+            return self.attach_late(g);
+        }
         if self.slots.holds(g.slot, g.gid) {
             if let Some(e) = self.slots.tick(g.slot) {
                 g.set_epoch(g.slot, e);
@@ -366,6 +388,7 @@ impl<P: Platform> Detector<P> {
     /// goroutine as the program's or the system's for the exit check.
     #[inline(never)]
     pub fn first_entry(&self, g: &mut Goroutine) {
+        self.attach_new(g);
         self.classify(&g.visible);
     }
 
@@ -459,6 +482,12 @@ impl<P: Platform> Detector<P> {
             bump(Stat::OwnStack);
             return;
         }
+        let cur = if g.attached() {
+            cur
+        } else {
+            self.attach_late(g);
+            cur.with_stamp(g.stamp)
+        };
         // Only the arguments cross the calls: the fast path stays within the
         // caller-saved registers. The last site computed was for this very pc:
         // perhaps a byte loop's next byte.
@@ -510,6 +539,10 @@ impl<P: Platform> Detector<P> {
     /// stored there first.
     #[inline(never)]
     fn access_fresh(&self, g: &mut Goroutine, addr: usize, cur: Cell, pc: u64) {
+        if !g.attached() {
+            self.attach_late(g);
+            return self.access_fresh(g, addr, cur.with_stamp(g.stamp), pc);
+        }
         let new = cur.with_site(g.stack.site(&self.stacks, pc));
         let granule = || self.platform.granule(addr);
         match shadow::store_first(self.platform.primary(addr), granule, &g.clock, new) {
@@ -582,6 +615,7 @@ impl<P: Platform> Detector<P> {
         if g.on_own_stack(addr) {
             return;
         }
+        self.attach_new(g);
         let end = addr.saturating_add(size);
         let mut site = None;
         let head_end = ((addr + 7) & !7).min(end);
@@ -728,6 +762,7 @@ impl<P: Platform> Detector<P> {
             return;
         }
         self.step(g, None);
+        self.attach_new(g);
         self.platform.meta_created(addr);
         if let Some(v) = self.syncs.get_or_create(self.platform.meta(addr), addr) {
             op(&mut v.state.lock(), g);
@@ -772,6 +807,7 @@ impl<P: Platform> Detector<P> {
         }
         g.stack.push_call(callerpc);
         self.step(g, Some(pc));
+        self.attach_new(g);
         let kind = if op == AtomicOp::Load {
             Kind::AtomicRead
         } else {

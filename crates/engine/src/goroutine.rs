@@ -566,6 +566,12 @@ impl ShadowStack {
     }
 }
 
+/// The stamp of a goroutine that holds no slot yet ([`Goroutine::attached`]): epoch 0,
+/// which no cell carries, on slot 1, so that no cell matches it, not even an empty one
+/// (slot 0, epoch 0). Every access of such a goroutine misses the fast path and reaches
+/// a slow path, which attaches it first.
+const UNATTACHED: u64 = Cell::stamp(1, 0);
+
 /// Everything gorace knows about one goroutine.
 pub struct Goroutine {
     /// Sequential id, in creation order; 0 is the main goroutine. Printed in reports.
@@ -611,7 +617,7 @@ impl Goroutine {
             gid,
             slot: 0,
             epoch: 0,
-            stamp: 0,
+            stamp: UNATTACHED,
             stamped: false,
             clock,
             stack: ShadowStack::new(),
@@ -651,7 +657,7 @@ impl Goroutine {
             pending_try,
         } = self;
         *g_gid = gid;
-        (*slot, *epoch, *stamp, *stamped) = (0, 0, 0, false);
+        (*slot, *epoch, *stamp, *stamped) = (0, 0, UNATTACHED, false);
         stack.reset();
         *ignore_sync = 0;
         *g_creation = creation;
@@ -698,6 +704,15 @@ impl Goroutine {
     pub fn on_own_stack(&self, addr: usize) -> bool {
         let (lo, hi) = self.own_stack;
         addr.wrapping_sub(lo) < hi.wrapping_sub(lo)
+    }
+
+    /// Whether the goroutine holds a slot (or has given up on one: exhausted epochs).
+    /// A goroutine takes its slot when it first runs, not when it is created: a
+    /// program may create thousands that wait to run, and each would hold one of the
+    /// [`crate::clock::MAX_SLOTS`] slots, or preempt one, without using it.
+    #[inline(always)]
+    pub fn attached(&self) -> bool {
+        self.epoch != 0
     }
 
     /// Moves to `epoch` on `slot`.

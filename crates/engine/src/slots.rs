@@ -6,10 +6,11 @@
 //! of one goroutine's execution, and a [`Journal`] per slot remembers which goroutine
 //! that was (for reports).
 //!
-//! When a goroutine starts, the choice of its slot decides precision:
+//! A goroutine takes its slot when it begins to run, not when it is created (see
+//! [`crate::goroutine::Goroutine::attached`]). The choice of its slot decides precision:
 //!
 //! 1. **Happens-before-safe reuse** (preferred): a free slot `s` whose last holder's last
-//!    used epoch `E` is already known to the new goroutine (`parent_clock[s] >= E`).
+//!    used epoch `E` is already known to the new goroutine (`clock[s] >= E`).
 //!    Anything that later synchronises with the new holder is then genuinely ordered
 //!    after every access of the old holder, so reuse loses nothing. This is the
 //!    condition Miri uses for reusing vector indices, specialised to the creating
@@ -35,6 +36,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::clock::{Epoch, Slot, ThreadClock, MAX_EPOCH, MAX_SLOTS};
+use crate::stats::{bump, Stat};
 
 /// Journal entries kept per slot; older tenures are forgotten (reports then name the
 /// goroutine as unknown, the access stack itself is never lost).
@@ -226,6 +228,10 @@ impl SlotTable {
         let mut inner = self.inner.lock();
         for _ in 0..2 * MAX_SLOTS {
             let (slot, choice) = self.choose(&mut inner, known)?;
+            bump(Stat::Attach);
+            if choice == Choice::Preempted {
+                bump(Stat::Preempted);
+            }
             let epoch = self.words[slot as usize]
                 .epoch
                 .fetch_add(1, Ordering::Relaxed)

@@ -63,6 +63,10 @@ pub enum Stat {
     Atomic,
     /// Goroutines started.
     GoStart,
+    /// Slots taken (a goroutine's start, or its move after a preemption).
+    Attach,
+    /// ...of which preempted another goroutine's slot.
+    Preempted,
     /// Heap objects allocated.
     Malloc,
 }
@@ -94,6 +98,8 @@ const NAMES: [&str; N] = [
     "sync",
     "atomic",
     "go_start",
+    "attach",
+    "preempted",
     "malloc",
 ];
 

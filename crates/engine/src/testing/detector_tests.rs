@@ -33,6 +33,14 @@ fn start(d: &Detector<TestPlatform>) -> (Box<Goroutine>, Box<Goroutine>) {
     (g0, main)
 }
 
+/// A goroutine started by `parent` at `pc` that has begun to run (its first function
+/// entry: it holds a slot from then on).
+fn running(d: &Detector<TestPlatform>, parent: &mut Goroutine, pc: u64) -> Box<Goroutine> {
+    let mut g = d.go_start(Some(parent), pc);
+    d.first_entry(&mut g);
+    g
+}
+
 #[test]
 fn report_text_is_go_format() {
     let d = detector(report_everything());
@@ -573,7 +581,7 @@ fn limit_bytewise_writes_of_one_goroutine_evict_each_other() {
 fn limit_acquire_global_covers_the_rest_of_current_epochs() {
     let d = detector(report_everything());
     let (_g0, mut main) = start(&d);
-    let mut writer = d.go_start(Some(&mut main), 0x60);
+    let mut writer = running(&d, &mut main, 0x60);
     let mut fin = d.go_start(Some(&mut main), 0x61);
     d.acquire_global(&mut fin);
     d.access(&mut writer, X, 8, Kind::Write, 10);
@@ -598,7 +606,7 @@ fn limit_acquire_global_covers_the_rest_of_current_epochs() {
 fn limit_unsafe_slot_reuse_hides_races_of_the_old_holder() {
     let d = detector(report_everything());
     let (_g0, mut main) = start(&d);
-    let mut long = d.go_start(Some(&mut main), 0x60);
+    let mut long = running(&d, &mut main, 0x60);
     let mut g = d.go_start(Some(&mut main), 0x61);
     d.access(&mut g, X, 8, Kind::Write, 10);
     d.go_end(g);
@@ -608,11 +616,45 @@ fn limit_unsafe_slot_reuse_hides_races_of_the_old_holder() {
         d.go_end(c);
     }
     assert_eq!(d.slots.used(), MAX_SLOTS, "every slot has been used");
-    let mut h = d.go_start(Some(&mut main), 0x70); // reuses G's slot
+    let mut h = running(&d, &mut main, 0x70); // reuses G's slot
     d.release(&mut h, M);
     d.acquire(&mut long, M);
     d.access(&mut long, X, 8, Kind::Write, 20);
     assert_eq!(d.report_count(), 1, "L's write races with G's");
+}
+
+/// Goroutines take their slots when they begin to run. A goroutine L that writes X and
+/// then waits keeps its slot while main creates four times as many goroutines as there
+/// are slots (with slots taken at creation, they preempted L's, and the one that took
+/// it knew L's slot past L's write: their race with it was missed). Each then runs,
+/// writes X and ends: the first one's write races with L's.
+#[test]
+fn goroutines_waiting_to_run_take_no_slot_from_running_ones() {
+    let d = detector(report_everything());
+    let (_g0, mut main) = start(&d);
+    let mut l = running(&d, &mut main, 0x60);
+    d.access(&mut l, X, 8, Kind::Write, 10);
+    let children: Vec<_> = (0..4 * MAX_SLOTS)
+        .map(|i| d.go_start(Some(&mut main), 0x100 + i as u64))
+        .collect();
+    assert!(
+        d.slots.holds(l.slot, l.gid),
+        "goroutines that have not run preempt nobody"
+    );
+    for mut c in children {
+        d.first_entry(&mut c);
+        d.access(&mut c, X, 8, Kind::Write, 20);
+        d.go_end(c);
+    }
+    assert!(d.slots.holds(l.slot, l.gid));
+    let reports: Vec<_> = d
+        .platform
+        .take_writes()
+        .iter()
+        .map(|t| parse_report(t).unwrap().previous.gid)
+        .collect();
+    assert_eq!(reports.len(), 4 * MAX_SLOTS, "every child's write races");
+    assert_eq!(reports[0], Some(l.gid), "the first with L's");
 }
 
 /// 256 goroutines are alive (goroutine 0, main and 254 children), so every slot is
@@ -625,9 +667,9 @@ fn preempted_goroutines_keep_their_identity_in_reports() {
     let d = detector(report_everything());
     let (_g0, mut main) = start(&d);
     let mut children: Vec<_> = (0..MAX_SLOTS - 2)
-        .map(|i| d.go_start(Some(&mut main), 0x100 + i as u64))
+        .map(|i| running(&d, &mut main, 0x100 + i as u64))
         .collect();
-    let s = d.go_start(Some(&mut main), 0x70);
+    let s = running(&d, &mut main, 0x70);
     let victim = children
         .iter_mut()
         .find(|c| c.slot == s.slot)
@@ -670,7 +712,7 @@ fn limit_tests_set_up_what_they_claim() {
 
     let d = detector(report_everything());
     let (_g0, mut main) = start(&d);
-    let mut writer = d.go_start(Some(&mut main), 0x60);
+    let mut writer = running(&d, &mut main, 0x60);
     let mut fin = d.go_start(Some(&mut main), 0x61);
     d.acquire_global(&mut fin);
     d.release(&mut writer, M); // the writer moves to a new epoch
@@ -684,7 +726,7 @@ fn limit_tests_set_up_what_they_claim() {
 
     let d = detector(report_everything());
     let (_g0, mut main) = start(&d);
-    let mut long = d.go_start(Some(&mut main), 0x60);
+    let mut long = running(&d, &mut main, 0x60);
     let mut g = d.go_start(Some(&mut main), 0x61);
     d.access(&mut g, X, 8, Kind::Write, 10);
     d.go_end(g);
@@ -693,7 +735,7 @@ fn limit_tests_set_up_what_they_claim() {
         d.access(&mut c, Y + 8 * (i % 16), 1, Kind::Read, 0x1000 + i as u64);
         d.go_end(c);
     }
-    let mut h = d.go_start(Some(&mut main), 0x70); // the last fresh slot
+    let mut h = running(&d, &mut main, 0x70); // the last fresh slot
     assert_eq!(d.slots.used(), MAX_SLOTS);
     d.release(&mut h, M);
     d.acquire(&mut long, M);
@@ -703,7 +745,7 @@ fn limit_tests_set_up_what_they_claim() {
     let d = detector(report_everything());
     let (mut g0, mut main) = start(&d);
     let children: Vec<_> = (0..MAX_SLOTS - 2)
-        .map(|i| d.go_start(Some(&mut main), 0x100 + i as u64))
+        .map(|i| running(&d, &mut main, 0x100 + i as u64))
         .collect();
     d.release(&mut g0, M);
     d.access(&mut g0, X, 8, Kind::Write, 10);
