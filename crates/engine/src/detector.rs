@@ -482,12 +482,6 @@ impl<P: Platform> Detector<P> {
             bump(Stat::OwnStack);
             return;
         }
-        let cur = if g.attached() {
-            cur
-        } else {
-            self.attach_late(g);
-            cur.with_stamp(g.stamp)
-        };
         // Only the arguments cross the calls: the fast path stays within the
         // caller-saved registers. The last site computed was for this very pc:
         // perhaps a byte loop's next byte.
@@ -519,6 +513,9 @@ impl<P: Platform> Detector<P> {
 
     #[inline(never)]
     fn access_slow(&self, g: &mut Goroutine, addr: usize, cur: Cell, pc: u64) {
+        if !g.attached() {
+            return self.access_unattached(g, addr, cur, pc);
+        }
         bump(Stat::Slow);
         let stacks = &self.stacks;
         let stack = &mut g.stack;
@@ -533,6 +530,17 @@ impl<P: Platform> Detector<P> {
         }
     }
 
+    /// The first access of a goroutine that holds no slot yet (it had not entered a
+    /// function): attached, it takes the general path, its access stamped anew. The
+    /// slow paths test for it (no cell matches its stamp, so none of its accesses is
+    /// decided before them).
+    #[cold]
+    #[inline(never)]
+    fn access_unattached(&self, g: &mut Goroutine, addr: usize, cur: Cell, pc: u64) {
+        self.attach_late(g);
+        self.access_slow(g, addr, cur.with_stamp(g.stamp), pc);
+    }
+
     /// A slow access to a granule whose primary pair was read empty: fresh memory, a
     /// new object's first write (trees: nearly all its slow accesses), on a path of its own
     /// with a small frame. Falls back to [`Self::access_slow`] if another goroutine
@@ -540,8 +548,7 @@ impl<P: Platform> Detector<P> {
     #[inline(never)]
     fn access_fresh(&self, g: &mut Goroutine, addr: usize, cur: Cell, pc: u64) {
         if !g.attached() {
-            self.attach_late(g);
-            return self.access_fresh(g, addr, cur.with_stamp(g.stamp), pc);
+            return self.access_unattached(g, addr, cur, pc);
         }
         let new = cur.with_site(g.stack.site(&self.stacks, pc));
         let granule = || self.platform.granule(addr);
@@ -566,6 +573,9 @@ impl<P: Platform> Detector<P> {
     /// lost compare-and-swap take [`Self::access_slow`].
     #[inline(never)]
     fn access_beside(&self, g: &mut Goroutine, addr: usize, cur: Cell, pc: u64, first: Cell) {
+        if !g.attached() {
+            return self.access_unattached(g, addr, cur, pc);
+        }
         if first.same_access_but_site_and_range(cur) {
             return self.access_slow(g, addr, cur, pc);
         }
