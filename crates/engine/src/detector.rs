@@ -364,8 +364,10 @@ impl<P: Platform> Detector<P> {
                 return;
             }
             self.slots.retire(g.slot);
+            self.slots.detach(g.slot, g.gid, g.epoch, None);
         }
-        self.slots.detach(g.slot, g.gid, g.epoch, None);
+        // (Preempted, its slot is another goroutine's already: nothing to give back,
+        // and the table's lock is taken once, by `attach`.)
         // One entry per slot (at most MAX_SLOTS), naming the latest tenure there.
         match g.moved_from.iter_mut().find(|(s, _)| *s == g.slot) {
             Some(m) => m.1 = g.tenure,
