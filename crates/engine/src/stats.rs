@@ -63,7 +63,7 @@ pub enum Stat {
     Atomic,
     /// Goroutines started.
     GoStart,
-    /// Slots taken (a goroutine's start, or its move after a preemption).
+    /// Slots taken (a goroutine's first run, or its move after a preemption).
     Attach,
     /// ...of which preempted another goroutine's slot.
     Preempted,
