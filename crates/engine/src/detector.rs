@@ -335,13 +335,10 @@ impl<P: Platform> Detector<P> {
         if self.options.detect_deadlocks {
             self.locks.lock().goroutine_end(g.gid);
         }
-        if g.attached() {
-            self.slots
-                .detach(g.slot, g.gid, g.last_used_epoch(), Some(g.tenure));
-        }
-        for &(slot, start) in &g.moved_from {
-            self.slots.finished(slot, g.gid, start);
-        }
+        let held = g
+            .attached()
+            .then(|| (g.slot, g.last_used_epoch(), g.tenure));
+        self.slots.end(g.gid, held, &g.moved_from);
         let mut spare = self.spare.lock();
         if spare.len() < SPARE {
             // The leak check takes a `Visible` only its own list still holds for a

@@ -317,7 +317,17 @@ impl SlotTable {
     /// `last_used` is the last epoch it stamped or released there. A preempted
     /// goroutine's slot is no longer its own to free.
     pub fn detach(&self, slot: Slot, gid: u32, last_used: Epoch, ended: Option<Epoch>) {
-        let mut inner = self.inner.lock();
+        self.leave(&mut self.inner.lock(), slot, gid, last_used, ended);
+    }
+
+    fn leave(
+        &self,
+        inner: &mut Inner,
+        slot: Slot,
+        gid: u32,
+        last_used: Epoch,
+        ended: Option<Epoch>,
+    ) {
         let st = &mut inner.slots[slot as usize];
         if let Some(start) = ended {
             st.journal.finish(gid, start);
@@ -333,11 +343,23 @@ impl SlotTable {
         }
     }
 
-    /// Records that goroutine `gid`, which held `slot` from epoch `start` on and moved
-    /// on, has ended.
-    pub fn finished(&self, slot: Slot, gid: u32, start: Epoch) {
-        if let Some(st) = self.inner.lock().slots.get_mut(slot as usize) {
-            st.journal.finish(gid, start);
+    /// Goroutine `gid` ended: it leaves `held` (its slot, the last epoch it used there
+    /// and the start of its tenure; `None` if it never took one, see [`Self::detach`]),
+    /// and the journals of the slots it moved on from (`moved_from`, each with the
+    /// start of its latest tenure there) learn that it ended. One acquisition of the
+    /// table's lock, which every goroutine's start and end takes.
+    pub fn end(&self, gid: u32, held: Option<(Slot, Epoch, Epoch)>, moved_from: &[(Slot, Epoch)]) {
+        if held.is_none() && moved_from.is_empty() {
+            return;
+        }
+        let mut inner = self.inner.lock();
+        for &(slot, start) in moved_from {
+            if let Some(st) = inner.slots.get_mut(slot as usize) {
+                st.journal.finish(gid, start);
+            }
+        }
+        if let Some((slot, last_used, start)) = held {
+            self.leave(&mut inner, slot, gid, last_used, Some(start));
         }
     }
 
@@ -401,6 +423,22 @@ mod tests {
         assert_eq!(t.who(1, 1).map(|x| (x.gid, x.finished)), Some((1, true)));
         assert_eq!(t.who(1, 2).map(|x| (x.gid, x.finished)), Some((3, false)));
         assert_eq!(t.used(), 3);
+    }
+
+    #[test]
+    fn a_goroutine_that_moved_ends_in_every_journal_it_is_in() {
+        let t = SlotTable::new();
+        let empty = ThreadClock::new();
+        let (s0, e0, _) = t.attach(&empty, 7, 0).unwrap();
+        // Goroutine 7 moves on (as after a preemption) and takes a second slot.
+        let (s1, e1, _) = t.attach(&empty, 7, 0).unwrap();
+        assert_ne!(s0, s1);
+        t.end(7, Some((s1, e1, e1)), &[(s0, e0)]);
+        assert_eq!(t.who(s0, e0).map(|x| (x.gid, x.finished)), Some((7, true)));
+        assert_eq!(t.who(s1, e1).map(|x| (x.gid, x.finished)), Some((7, true)));
+        assert!(!t.holds(s1, 7), "its slot is free again");
+        // A goroutine that never took a slot ends without touching the table.
+        t.end(8, None, &[]);
     }
 
     /// A table whose every slot is held, goroutine `g` on slot `g`.
