@@ -211,16 +211,21 @@ impl Cell {
 
     /// `self` already says everything `cur` would: same goroutine and epoch, every
     /// byte of `cur` covered, and `self` at least as strong. The fast path's test,
-    /// written without branches or variable shifts: `[first, last]` byte ranges are
-    /// compared directly (an empty cell never subsumes: real epochs are >= 1).
+    /// written without branches or variable shifts (an empty cell never subsumes: real
+    /// epochs are >= 1). Who and how is one masked compare: `self` must not have a kind
+    /// bit that `cur` lacks, and where `cur` lacks one, `self ^ cur` has `self`'s (for
+    /// the entry points' constant kinds, a constant mask). Which bytes is one unsigned
+    /// compare: `cur` starts at most `len - cur_len` bytes after `self` (a start before
+    /// `self`'s wraps around and fails), where `len` and `cur_len` are the length
+    /// fields (`len - 1`; for Go's one-byte accesses `cur_len` is 0, so the test that
+    /// `cur` is not the longer one folds away).
     #[inline(always)]
     pub const fn subsumes(self, cur: Cell) -> bool {
-        let same = (self.0 ^ cur.0) & SLOT_EPOCH_MASK == 0;
-        let strong = self.0 & !cur.0 & KIND_MASK == 0;
-        let (first, cur_first) = (self.0 & 7, cur.0 & 7);
-        let last = first + ((self.0 >> LEN_SHIFT) & 7);
-        let cur_last = cur_first + ((cur.0 >> LEN_SHIFT) & 7);
-        same & strong & (first <= cur_first) & (cur_last <= last)
+        let who = (self.0 ^ cur.0) & (SLOT_EPOCH_MASK | (KIND_MASK & !cur.0)) == 0;
+        let (first, len) = (self.0 & 7, (self.0 >> LEN_SHIFT) & 7);
+        let (cur_first, cur_len) = (cur.0 & 7, (cur.0 >> LEN_SHIFT) & 7);
+        let bytes = (cur_first.wrapping_sub(first) <= len.wrapping_sub(cur_len)) & (cur_len <= len);
+        who & bytes
     }
 
     /// For a whole-granule access `self`: `(mask, value)` such that a cell `c`
@@ -477,8 +482,15 @@ mod tests {
 
     #[test]
     fn subsumes_matches_definition() {
-        for (ka, kb) in ALL.iter().flat_map(|&a| ALL.map(move |b| (a, b))) {
-            for (oa, la, ob, lb) in [(0, 8, 3, 1), (2, 2, 2, 2), (2, 2, 3, 2), (0, 1, 1, 1)] {
+        // Every byte range within a granule, for each cell.
+        let ranges: Vec<(u64, u64)> = (0..8)
+            .flat_map(|o| (1..=8 - o).map(move |l| (o, l)))
+            .collect();
+        let pairs = ranges
+            .iter()
+            .flat_map(|&(oa, la)| ranges.iter().map(move |&(ob, lb)| (oa, la, ob, lb)));
+        for (oa, la, ob, lb) in pairs {
+            for (ka, kb) in ALL.iter().flat_map(|&a| ALL.map(move |b| (a, b))) {
                 for (sa, ea) in [(1, 5), (1, 6), (2, 5)] {
                     let a = cell(sa, ea, oa, la, ka).with_site(9).with_more(true);
                     let b = cell(1, 5, ob, lb, kb);
