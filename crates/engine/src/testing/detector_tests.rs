@@ -691,6 +691,35 @@ fn preempted_goroutines_keep_their_identity_in_reports() {
     assert_eq!(r.current.gid, Some(main.gid));
 }
 
+/// A preempted goroutine P writes X (stamped on the slot it no longer holds),
+/// releases M (moving to another slot) and writes Y. Main then acquires M: P's write
+/// of X happened before, its write of Y did not.
+#[test]
+fn a_preempted_goroutine_is_ordered_by_its_release() {
+    let d = detector(report_everything());
+    let (_g0, mut main) = start(&d);
+    let mut children: Vec<_> = (0..MAX_SLOTS - 2)
+        .map(|i| running(&d, &mut main, 0x100 + i as u64))
+        .collect();
+    let s = running(&d, &mut main, 0x70);
+    let p = children
+        .iter_mut()
+        .find(|c| c.slot == s.slot)
+        .expect("S took an idle child's slot");
+    d.access(p, X, 8, Kind::Write, 10);
+    d.release(p, M);
+    d.access(p, Y, 8, Kind::Write, 11);
+    d.acquire(&mut main, M);
+    d.access(&mut main, X, 8, Kind::Write, 20);
+    assert_eq!(
+        d.report_count(),
+        0,
+        "the write of X happened before the release"
+    );
+    d.access(&mut main, Y, 8, Kind::Write, 21);
+    assert_eq!(d.report_count(), 1, "the write of Y came after it");
+}
+
 #[test]
 fn limit_tests_set_up_what_they_claim() {
     // The limit tests above fail only because of the limit: with the detail that
