@@ -22,7 +22,7 @@
 //! with `MAP_NORESERVE`: pages cost memory only once written, and reads of untouched
 //! pages see zeros.
 
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use gorace_engine::cell::Cell;
 use gorace_engine::shadow::{self, Granule};
@@ -432,8 +432,17 @@ const PREFAULT_MAX: usize = 1024;
 /// spills one granule, ran 8% faster with its overflow faulted in here (medians of 6
 /// interleaved runs, 7.00 s -> 6.42 s), at the cost of up to a quarter of the small-object
 /// heap in resident overflow shadow where nothing spills (trees: 153 -> 170 MB).
+///
+/// The first page of an [`OVERFLOW_WHOLE`] group to be used faults in the shadow of
+/// the whole group (eight primary pages and the overflow page) in one
+/// `MADV_POPULATE_WRITE` call instead of a fault per page: the heap's next pages are
+/// usually the next objects' (bigheap: 1.17 M page faults -> 0.56 M, system time
+/// 2.9-3.2 s -> 2.6-2.8 s; peak RSS unchanged in bigheap, trees and goroutines).
 fn prefault(addr: usize) {
     let page = addr & !((1 << PAGE_SHIFT) - 1);
+    if first_in_group(page) && populate_group(page & !(OVERFLOW_WHOLE - 1)) {
+        return;
+    }
     for sh in [shadow0(page), shadow0(page) + 4096, overflow(page)] {
         // SAFETY: shadow of a mapped application page, 8-byte aligned and only
         // accessed atomically; an atomic or of zero changes nothing another thread
@@ -446,6 +455,38 @@ fn prefault(addr: usize) {
             )
         };
     }
+}
+
+/// Whether `page` (its used bit just set) is the only used page of its
+/// [`OVERFLOW_WHOLE`] group. Two pages first used at once may both see the other's
+/// bit: each then faults in its own shadow.
+fn first_in_group(page: usize) -> bool {
+    const GROUP_PAGES: u32 = (OVERFLOW_WHOLE >> PAGE_SHIFT) as u32;
+    const _: () = assert!(64 % GROUP_PAGES == 0, "a group's bits share one word");
+    let first = ((page >> PAGE_SHIFT) as u32 % 64) & !(GROUP_PAGES - 1);
+    let bits = used_word(page).load(Ordering::Relaxed) >> first;
+    bits & ((1 << GROUP_PAGES) - 1) == 1 << ((page >> PAGE_SHIFT) as u32 % GROUP_PAGES)
+}
+
+/// Cleared when the kernel does not know `MADV_POPULATE_WRITE` (before Linux 5.14).
+static POPULATE: AtomicBool = AtomicBool::new(true);
+
+/// Faults in the primary and overflow shadow of the group at `group` for writing;
+/// false if the kernel cannot (the caller then touches its page's shadow).
+fn populate_group(group: usize) -> bool {
+    if !POPULATE.load(Ordering::Relaxed) {
+        return false;
+    }
+    let advise = |addr: usize, len: usize| {
+        // SAFETY: shadow of mapped application memory, gorace's own mapping; populating
+        // changes no byte of it.
+        let r = unsafe { sys::madvise(addr, len, sys::MADV_POPULATE_WRITE) };
+        if r == -sys::EINVAL {
+            POPULATE.store(false, Ordering::Relaxed);
+        }
+        r == 0
+    };
+    advise(shadow0(group), 2 * OVERFLOW_WHOLE) && advise(overflow(group), 4096)
 }
 
 /// [`reset_shadow`] of a range whose shadow may hold cells.

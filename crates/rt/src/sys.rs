@@ -12,6 +12,8 @@ pub const MAP_NORESERVE: usize = 0x4000;
 pub const MAP_FIXED_NOREPLACE: usize = 0x100000;
 pub const MADV_DONTNEED: usize = 4;
 pub const MADV_NOHUGEPAGE: usize = 15;
+/// Fault a range in for writing without touching it (Linux 5.14 and later).
+pub const MADV_POPULATE_WRITE: usize = 23;
 pub const MREMAP_MAYMOVE: usize = 1;
 pub const O_RDONLY: usize = 0;
 pub const O_WRONLY: usize = 1;
@@ -21,6 +23,7 @@ pub const O_CLOEXEC: usize = 0o2000000;
 pub const AT_FDCWD: isize = -100;
 pub const EINTR: isize = 4;
 pub const EEXIST: isize = 17;
+pub const EINVAL: isize = 22;
 
 const SYS_READ: usize = 0;
 const SYS_WRITE: usize = 1;
