@@ -657,6 +657,25 @@ fn goroutines_waiting_to_run_take_no_slot_from_running_ones() {
     assert_eq!(reports[0], Some(l.gid), "the first with L's");
 }
 
+/// Fills every slot (goroutine 0, main and 254 running children), then starts S,
+/// which preempts an idle child's slot. Returns the children, S and the index of the
+/// child that lost its slot (goroutines stay boxed, as `go_start` returns them).
+#[allow(clippy::vec_box)]
+fn preempt_a_child(
+    d: &Detector<TestPlatform>,
+    main: &mut Goroutine,
+) -> (Vec<Box<Goroutine>>, Box<Goroutine>, usize) {
+    let children: Vec<_> = (0..MAX_SLOTS - 2)
+        .map(|i| running(d, main, 0x100 + i as u64))
+        .collect();
+    let s = running(d, main, 0x70);
+    let i = children
+        .iter()
+        .position(|c| c.slot == s.slot)
+        .expect("S took an idle child's slot");
+    (children, s, i)
+}
+
 /// 256 goroutines are alive (goroutine 0, main and 254 children), so every slot is
 /// held and the next goroutine, S, preempts the least active slot: a child that has
 /// done nothing since it started. That child then releases (and so moves to another
@@ -666,14 +685,8 @@ fn goroutines_waiting_to_run_take_no_slot_from_running_ones() {
 fn preempted_goroutines_keep_their_identity_in_reports() {
     let d = detector(report_everything());
     let (_g0, mut main) = start(&d);
-    let mut children: Vec<_> = (0..MAX_SLOTS - 2)
-        .map(|i| running(&d, &mut main, 0x100 + i as u64))
-        .collect();
-    let s = running(&d, &mut main, 0x70);
-    let victim = children
-        .iter_mut()
-        .find(|c| c.slot == s.slot)
-        .expect("S took an idle child's slot");
+    let (mut children, s, i) = preempt_a_child(&d, &mut main);
+    let victim = &mut children[i];
     let victim_gid = victim.gid;
     d.release(victim, M);
     assert_ne!(
@@ -698,14 +711,8 @@ fn preempted_goroutines_keep_their_identity_in_reports() {
 fn a_preempted_goroutine_is_ordered_by_its_release() {
     let d = detector(report_everything());
     let (_g0, mut main) = start(&d);
-    let mut children: Vec<_> = (0..MAX_SLOTS - 2)
-        .map(|i| running(&d, &mut main, 0x100 + i as u64))
-        .collect();
-    let s = running(&d, &mut main, 0x70);
-    let p = children
-        .iter_mut()
-        .find(|c| c.slot == s.slot)
-        .expect("S took an idle child's slot");
+    let (mut children, _s, i) = preempt_a_child(&d, &mut main);
+    let p = &mut children[i];
     d.access(p, X, 8, Kind::Write, 10);
     d.release(p, M);
     d.access(p, Y, 8, Kind::Write, 11);
