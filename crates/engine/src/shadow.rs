@@ -991,13 +991,30 @@ fn spill_pair(
         return Some(done(g, clock, cur, raw, 0, flagged));
     };
     bump(Stat::Demoted);
-    let flagged = flags(claim_spilled(g, g.spill_value(p[k]))?);
-    // The claim announced itself on the pair's flags, which stay.
+    let j = claim_quiet(g, g.spill_value(p[k]))?;
+    let flagged = flags(j);
+    if k == 1 {
+        announce(g, j);
+    } else if j >= OVERFLOW {
+        flag(&g.primary[1]);
+    }
+    // `new` takes the demoted cell's place with the flags, which stay. In the first
+    // cell that store is the spill's announcement: one locked instruction fewer per
+    // demotion (bigheap's final loop demotes every node's range-written field); if it
+    // loses, the spill is announced on its own and the caller looks again.
     let now = g.primary[k].load(Relaxed);
     let placed = Cell(now).with_more(false) == p[k]
         && g.primary[k]
-            .compare_exchange(now, new.with_more(Cell(now).more()).0, SeqCst, Relaxed)
+            .compare_exchange(
+                now,
+                new.with_more(k == 0 || Cell(now).more()).0,
+                SeqCst,
+                Relaxed,
+            )
             .is_ok();
+    if !placed && k == 0 {
+        flag(&g.primary[0]);
+    }
     placed.then(|| done(g, clock, cur, raw, 1 << k, flagged))
 }
 
@@ -1019,6 +1036,15 @@ fn gives_way(c: Cell, cur: Cell, clock: &ThreadClock) -> bool {
 /// neighbour's.
 #[inline(never)]
 fn claim_spilled(g: Granule<'_>, value: u64) -> Option<usize> {
+    let j = claim_quiet(g, value)?;
+    announce(g, j);
+    Some(j)
+}
+
+/// [`claim_spilled`] without the announcement, which the caller makes: a spilled cell
+/// claimed here is found only once its flags are set.
+#[inline(never)]
+fn claim_quiet(g: Granule<'_>, value: u64) -> Option<usize> {
     for j in 0..SPILLED {
         let slot = g.spill_slot(j);
         let mut seen = if j == 0 || j == OVERFLOW {
@@ -1028,10 +1054,7 @@ fn claim_spilled(g: Granule<'_>, value: u64) -> Option<usize> {
         };
         if seen == 0 {
             match slot.compare_exchange(0, value, SeqCst, Relaxed) {
-                Ok(_) => {
-                    announce(g, j);
-                    return Some(j);
-                }
+                Ok(_) => return Some(j),
                 Err(v) => seen = v,
             }
         }
@@ -1049,15 +1072,18 @@ fn claim_spilled(g: Granule<'_>, value: u64) -> Option<usize> {
 /// same total order: one still set was cleared after this look if at all, and that
 /// clearing's second look at the spilled cells then sees the claim and sets it again.
 fn announce(g: Granule<'_>, j: usize) {
-    let flag = |c: &AtomicU64| {
-        if c.load(SeqCst) & MORE == 0 {
-            c.fetch_or(MORE, SeqCst);
-        }
-    };
     if j >= OVERFLOW {
         flag(&g.primary[1]);
     }
     flag(&g.primary[0]);
+}
+
+/// Sets primary cell `c`'s `more` bit unless it is set.
+#[inline(always)]
+fn flag(c: &AtomicU64) {
+    if c.load(SeqCst) & MORE == 0 {
+        c.fetch_or(MORE, SeqCst);
+    }
 }
 
 /// Forgets every access remembered for the granule (memory was freshly allocated).
@@ -1507,6 +1533,37 @@ mod tests {
             assert_eq!(acc(&m, &r, 3, 1, 1, Kind::Read), None);
             assert!(known(m.g(), Cell::new(Cell::stamp(3, 1), 1, 1, Kind::Read)));
             read_in_pair_both_writes_kept(&m, off);
+        }
+    }
+
+    #[test]
+    fn a_demoted_cell_is_announced_wherever_it_goes() {
+        // The reader happens after one of the two writes (the first cell or the
+        // second): that write gives way, into the overflow or, when neighbours hold
+        // the block's overflow cells, into the secondary pair. Either way the flags say
+        // so, the read is in the pair, and a later write still races with both writes.
+        for follows in [1u16, 2] {
+            for neighbours in [false, true] {
+                let m = two_writes();
+                if neighbours {
+                    for (i, c) in m.1.iter().enumerate() {
+                        let other = Cell::new(Cell::stamp(9, 1), 0, 8, Kind::Read);
+                        c.store(other.with_site(1).with_tag(4 + i as u8).0, Relaxed);
+                    }
+                }
+                let r = clock(&[(follows, 1), (3, 1)]);
+                assert_eq!(acc(&m, &r, 3, 1, 1, Kind::Read), None);
+                let read = Cell::new(Cell::stamp(3, 1), 1, 1, Kind::Read);
+                assert!(known(m.g(), read), "the read is in the pair");
+                let flags = m.0.each_ref().map(|c| Cell(c.load(Relaxed)).more());
+                assert_eq!(flags, [true, neighbours], "follows {follows}");
+                assert_eq!(m.cells(), 3 + 2 * usize::from(neighbours));
+                for off in [0, 4] {
+                    let prev = acc(&m, &clock(&[(4, 1)]), 4, off, 1, Kind::Write);
+                    let slot = prev.expect("a race with the write there").slot();
+                    assert_eq!(u64::from(slot), 1 + off / 4, "follows {follows}");
+                }
+            }
         }
     }
 
