@@ -43,6 +43,9 @@ const NO_MEMO: [(u64, u32, u32); MEMO] = [(0, 0, UNRESOLVED); MEMO];
 /// [`SITE_CACHE_BIG`] times (a goroutine doing real work: deep or recursive stacks).
 const SITE_CACHE_SMALL: usize = 64;
 const SITE_CACHE_BIG: usize = 1024;
+/// Sites a goroutine computes the slow way before it uses the stack-keyed site cache
+/// (`ShadowStack::sites`).
+const HASHING_AFTER: u32 = 64;
 
 /// Frames of a stack kept in the depot: a frame deeper than this is resolved as if the
 /// depot were full (its sites keep only it and the access, under
@@ -55,6 +58,26 @@ pub const KEPT_FRAMES: usize = 1024;
 /// Tolerance when matching a function's exit depth to its entry depth: the Go side
 /// reaches `racefuncenter` through slightly different call paths (see gorace-rt).
 pub const EXIT_SLACK: u32 = 8;
+
+/// The key of the empty stack.
+const ROOT_KEY: u64 = 0x243f_6a88_85a3_08d3;
+
+/// The key of a frame entered from `pc` over a stack whose key is `below` (and of the
+/// site of an access at `pc` from that stack). For a given `pc` it is a bijection of
+/// `below` (a rotation, an xor, a multiplication by an odd constant), so two stacks
+/// that differ only under a common top never share a key; others share one with
+/// probability 2^-64.
+#[inline(always)]
+fn frame_key(below: u64, pc: u64) -> u64 {
+    (below.rotate_left(26) ^ pc).wrapping_mul(0xd6e8_feb8_6659_fd93)
+}
+
+/// `ShadowStack::last_site` before any site (no frame has serial `u32::MAX`: serials
+/// are renumbered before they wrap).
+const NO_LAST_SITE: (u64, u32, u32) = (0, u32::MAX, ROOT);
+
+/// A site cache entry with no site.
+const NO_SITE: (u64, u32) = (0, UNRESOLVED);
 
 #[derive(Clone, Copy)]
 struct CacheEntry {
@@ -77,7 +100,8 @@ const EMPTY_ENTRY: CacheEntry = CacheEntry {
 /// ([`ShadowStack::exit`]), so the stack cannot grow without bound in a goroutine
 /// that recovers panics forever. A node is computed lazily, when an
 /// access has to be remembered, and then memoised in the frame; a small two-way
-/// cache keyed by `(parent node, pc)` makes repeated calls from a loop cheap.
+/// cache keyed by `(parent node, pc)` makes repeated calls from a loop cheap, and one
+/// keyed by the stack's content (`sites`) serves frames that are new on every call.
 pub struct ShadowStack {
     frames: Vec<Frame>,
     /// The return address of the frame popped last, if no frame was pushed since (0:
@@ -92,11 +116,27 @@ pub struct ShadowStack {
     memo: [(u64, u32, u32); MEMO],
     /// The serial of the latest push (0: none yet; the memo is cleared when it wraps).
     serial: u32,
-    /// The last site computed, `(pc, parent node, site)`: a byte loop, or any access
-    /// repeated from one place, gets its site back with two compares.
+    /// The last site computed, `(pc, serial of the innermost frame, site)`: a byte
+    /// loop, or any access repeated from one place in one call, gets its site back
+    /// with two compares.
     last_site: (u64, u32, u32),
     cache: Vec<CacheEntry>,
     misses: u32,
+    /// Sites by the key of the stack and access pc ([`frame_key`]), two-way like
+    /// `cache`, newest first: a site of a stack seen before, without resolving its
+    /// frames' nodes. The frames are new on every call, so a repeated access from a
+    /// function called anew (deferrecover's deferred function, under frames a panic
+    /// abandons each round) would otherwise look up every frame that is not in the
+    /// memo, then the site.
+    sites: Vec<(u64, u32)>,
+    /// The frames' keys, computed when a site cache lookup first needs them (most
+    /// frames never do, and function entry stays as it was): `keys[i]` is
+    /// `(serial, key)` of the frame at index `i` if that frame has this serial.
+    keys: Vec<(u32, u64)>,
+    /// Sites computed by [`Self::site_slow`] while not [`Self::hashing`].
+    unhashed: u32,
+    site_hits: u32,
+    site_misses: u32,
 }
 
 impl Default for ShadowStack {
@@ -112,9 +152,14 @@ impl ShadowStack {
             returned: 0,
             memo: NO_MEMO,
             serial: 0,
-            last_site: (0, NO_ROOM, ROOT),
+            last_site: NO_LAST_SITE,
             cache: Vec::new(),
             misses: 0,
+            sites: Vec::new(),
+            keys: Vec::new(),
+            unhashed: 0,
+            site_hits: 0,
+            site_misses: 0,
         }
     }
 
@@ -129,9 +174,18 @@ impl ShadowStack {
         if cache.len() > SITE_CACHE_SMALL {
             cache = Vec::new();
         }
+        let mut sites = core::mem::take(&mut self.sites);
+        if sites.len() > SITE_CACHE_SMALL {
+            sites = Vec::new();
+        }
+        // Serials start again from 1: no key may outlive its frame.
+        let mut keys = core::mem::take(&mut self.keys);
+        keys.clear();
         *self = ShadowStack {
             frames,
             cache,
+            sites,
+            keys,
             ..ShadowStack::new()
         };
     }
@@ -192,6 +246,8 @@ impl ShadowStack {
     fn push_rare(&mut self, pc: u64, depth: u32) {
         if self.serial == 0 {
             self.memo = NO_MEMO;
+            self.last_site = NO_LAST_SITE;
+            self.keys.clear();
             for (i, f) in self.frames.iter_mut().enumerate() {
                 f.serial = i as u32 + 1;
             }
@@ -492,37 +548,123 @@ impl ShadowStack {
     /// computed (two compares): a byte loop's next byte.
     #[inline(always)]
     pub fn recent_site(&self, pc: u64) -> Option<u32> {
-        let parent = self.frames.last().map_or(ROOT, |f| f.node);
-        let (last_pc, last_parent, last) = self.last_site;
-        (pc == last_pc && parent == last_parent).then_some(last)
+        let (last_pc, last_serial, last) = self.last_site;
+        (pc == last_pc && self.serial_below(self.frames.len()) == last_serial).then_some(last)
     }
 
     /// The node of the current stack extended by `pc` (an access or a `go` statement).
     /// When the depot is full, only the innermost frame and `pc` are kept.
     ///
-    /// Inline: the last site computed, if it was for this pc and frame, else when the
-    /// innermost frame's node is known (or recalled from the memo) and the cache has
-    /// the site (repeated accesses from one function); everything else is
-    /// [`Self::site_slow`].
+    /// Inline: the last site computed, if it was for this pc and stack; else, while
+    /// the site cache pays ([`Self::hashing`]), its entry for the stack's key and pc
+    /// (one hash, one load and a compare; a hit resolves no frame); else, when the
+    /// innermost frame's node is known (or recalled from the memo), the node cache's
+    /// entry for it and the pc. Everything else is [`Self::site_slow`].
     #[inline(always)]
     pub fn site(&mut self, depot: &StackDepot, pc: u64) -> u32 {
-        let parent = self.top_node();
-        let (last_pc, last_parent, last) = self.last_site;
-        if pc == last_pc && parent == last_parent {
+        let serial = self.serial_below(self.frames.len());
+        let (last_pc, last_serial, last) = self.last_site;
+        if pc == last_pc && serial == last_serial {
             return last;
         }
-        if parent < NO_ROOM {
-            if let Some(site) = self.cached(parent, pc, 1) {
-                self.last_site = (pc, parent, site);
-                return site;
+        let site = if self.hashing() {
+            let key = frame_key(self.top_key(), pc);
+            let set = Self::site_set(key, self.sites.len());
+            match self.sites.get(set..set + WAYS) {
+                Some(&[(k0, s0), (k1, s1)]) if k0 == key || k1 == key => {
+                    self.site_hits = self.site_hits.saturating_add(1);
+                    if k0 == key {
+                        s0
+                    } else {
+                        s1
+                    }
+                }
+                _ => self.site_missed(depot, pc, key),
             }
+        } else {
+            let parent = self.top_node();
+            match self.cached(parent, pc, 1) {
+                Some(site) if parent < NO_ROOM => site,
+                _ => {
+                    self.unhashed = self.unhashed.saturating_add(1);
+                    self.site_slow(depot, pc)
+                }
+            }
+        };
+        self.last_site = (pc, serial, site);
+        site
+    }
+
+    /// Whether [`Self::site`] looks in the site cache: once the goroutine has computed
+    /// [`HASHING_AFTER`] sites the slow way (most goroutines never do: a short one
+    /// allocates no cache), during its first [`SITE_CACHE_BIG`] misses, and after them
+    /// while at least half of its lookups hit. A goroutine whose stacks never repeat
+    /// (trees: every node is built under a stack of its own) stops paying for lookups
+    /// and inserts that cannot hit.
+    #[inline(always)]
+    fn hashing(&self) -> bool {
+        self.unhashed >= HASHING_AFTER
+            && (self.site_misses < SITE_CACHE_BIG as u32 || self.site_hits >= self.site_misses)
+    }
+
+    /// The key of the innermost frame ([`ROOT_KEY`] for the empty stack).
+    #[inline(always)]
+    fn top_key(&mut self) -> u64 {
+        let Some(top) = self.frames.len().checked_sub(1) else {
+            return ROOT_KEY;
+        };
+        match self.keys.get(top) {
+            Some(&(serial, key)) if serial == self.frames[top].serial => key,
+            _ => self.compute_keys(),
         }
+    }
+
+    /// [`Self::top_key`] when the innermost frame's key is not known yet: computed for
+    /// it and the frames under it whose keys are not, outermost first.
+    #[inline(never)]
+    fn compute_keys(&mut self) -> u64 {
+        let n = self.frames.len();
+        self.keys.resize(n, (0, 0));
+        // Serials start at 1, so a key stored as `(0, _)` is no frame's.
+        let known = |i: usize| self.keys[i].0 == self.frames[i].serial;
+        let first = (0..n).rev().find(|&i| known(i)).map_or(0, |i| i + 1);
+        let mut key = match first {
+            0 => ROOT_KEY,
+            i => self.keys[i - 1].1,
+        };
+        for (f, k) in self.frames[first..].iter().zip(&mut self.keys[first..]) {
+            key = frame_key(key, f.pc);
+            *k = (f.serial, key);
+        }
+        key
+    }
+
+    /// The first entry of `key`'s set in a site cache of `len` entries (a wrapped,
+    /// out-of-range index for an empty cache): the key's top bits, which every pc of
+    /// the stack reaches.
+    #[inline(always)]
+    fn site_set(key: u64, len: usize) -> usize {
+        (key >> 32) as usize & len.wrapping_sub(WAYS)
+    }
+
+    /// [`Self::site`] not in the site cache: computed by [`Self::site_slow`], then put
+    /// first in its set. A goroutine's cache starts small and grows once it has missed
+    /// [`SITE_CACHE_BIG`] times, as the node cache does.
+    #[inline(never)]
+    fn site_missed(&mut self, depot: &StackDepot, pc: u64, key: u64) -> u32 {
         let site = self.site_slow(depot, pc);
-        // The frame is resolved now, if the depot had room.
-        let parent = self.frames.last().map_or(ROOT, |f| f.node);
-        if parent < NO_ROOM {
-            self.last_site = (pc, parent, site);
+        if self.sites.is_empty() {
+            self.sites = alloc::vec![NO_SITE; SITE_CACHE_SMALL];
         }
+        self.site_misses = self.site_misses.saturating_add(1);
+        if self.site_misses == SITE_CACHE_BIG as u32 && self.sites.len() < SITE_CACHE_BIG {
+            self.sites = alloc::vec![NO_SITE; SITE_CACHE_BIG];
+        }
+        let set = Self::site_set(key, self.sites.len());
+        if self.sites[set].0 != key {
+            self.sites[set + 1] = self.sites[set];
+        }
+        self.sites[set] = (key, site);
         site
     }
 
@@ -993,6 +1135,87 @@ mod tests {
             s.pop();
         }
         assert_eq!(s.site(&depot, 0x999), kept);
+    }
+
+    /// deferrecover's round: `round` calls `fail`, which panics; the deferred closure
+    /// runs on top of `fail`'s frame and stores a cell, then `round` returns and takes
+    /// the abandoned frames with it. No frame is ever recalled from the memo.
+    fn panicking_round(s: &mut ShadowStack, depot: &StackDepot, caller: u64) -> u32 {
+        s.enter(caller, 128); // round()
+        s.enter(0x300, 192); // fail(): never exits
+        s.enter(0x400, 256); // the deferred closure
+        let site = s.site(depot, 0x450);
+        s.exit(256);
+        s.exit(128);
+        site
+    }
+
+    #[test]
+    fn a_stack_seen_before_gets_its_site_from_the_site_cache_without_lookups() {
+        let depot = StackDepot::new();
+        let mut s = ShadowStack::new();
+        s.enter(0x100, 64);
+        let site = panicking_round(&mut s, &depot, 0x200);
+        assert_eq!(depot.pcs(site), vec![0x450, 0x400, 0x300, 0x200, 0x100]);
+        for _ in 0..HASHING_AFTER + 10 {
+            assert_eq!(panicking_round(&mut s, &depot, 0x200), site);
+        }
+        assert!(s.hashing(), "the cache is in use");
+        let hits = s.site_hits;
+        assert!(hits >= 10, "{hits} hits");
+        // A hit resolves no frame: the frames of the last round are unresolved.
+        s.enter(0x200, 128);
+        s.enter(0x300, 192);
+        s.enter(0x400, 256);
+        assert_eq!(s.site(&depot, 0x450), site);
+        assert_eq!(s.site_hits, hits + 1);
+        assert!(s.frames.iter().skip(1).all(|f| f.node == UNRESOLVED));
+        // Another stack under the same three frames has a site of its own.
+        s.exit(128);
+        let other = panicking_round(&mut s, &depot, 0x280);
+        assert_eq!(depot.pcs(other), vec![0x450, 0x400, 0x300, 0x280, 0x100]);
+        assert_eq!(panicking_round(&mut s, &depot, 0x280), other);
+        assert_eq!(panicking_round(&mut s, &depot, 0x200), site);
+    }
+
+    #[test]
+    fn stacks_that_never_repeat_turn_the_site_cache_off() {
+        let depot = StackDepot::new();
+        let mut s = ShadowStack::new();
+        s.enter(0x100, 64);
+        // Every round under a caller of its own: every lookup misses.
+        for round in 0..(HASHING_AFTER + SITE_CACHE_BIG as u32 + 10) {
+            let caller = 0x10_000 + 0x10 * u64::from(round);
+            let site = panicking_round(&mut s, &depot, caller);
+            assert_eq!(depot.pcs(site), vec![0x450, 0x400, 0x300, caller, 0x100]);
+        }
+        assert!(!s.hashing(), "no lookup hit: the cache is off");
+        assert_eq!(s.site_hits, 0);
+        // Sites stay right without it.
+        let site = panicking_round(&mut s, &depot, 0x200);
+        assert_eq!(depot.pcs(site), vec![0x450, 0x400, 0x300, 0x200, 0x100]);
+    }
+
+    #[test]
+    fn keys_do_not_outlive_their_frames() {
+        let depot = StackDepot::new();
+        let mut s = ShadowStack::new();
+        s.unhashed = HASHING_AFTER; // the cache in use from the start
+        s.enter(0x100, 64);
+        s.enter(0x200, 128);
+        let a = s.site(&depot, 0x250);
+        s.exit(128);
+        // Another frame at the same index: its key is computed anew.
+        s.enter(0x300, 128);
+        let b = s.site(&depot, 0x250);
+        assert_eq!(depot.pcs(b), vec![0x250, 0x300, 0x100]);
+        assert_ne!(a, b);
+        // A recycled stack starts with no keys (its serials start again from 1).
+        s.reset();
+        s.unhashed = HASHING_AFTER;
+        s.enter(0x500, 64);
+        s.enter(0x600, 128);
+        assert_eq!(depot.pcs(s.site(&depot, 0x250)), vec![0x250, 0x600, 0x500]);
     }
 
     #[test]
