@@ -624,15 +624,20 @@ impl ShadowStack {
     #[inline(never)]
     fn compute_keys(&mut self) -> u64 {
         let n = self.frames.len();
-        self.keys.resize(n, (0, 0));
-        // Serials start at 1, so a key stored as `(0, _)` is no frame's.
-        let known = |i: usize| self.keys[i].0 == self.frames[i].serial;
-        let first = (0..n).rev().find(|&i| known(i)).map_or(0, |i| i + 1);
+        if self.keys.len() < n {
+            // Serials start at 1, so a key stored as `(0, _)` is no frame's.
+            self.keys.resize(n, (0, 0));
+        }
+        let (frames, keys) = (&self.frames[..n], &mut self.keys[..n]);
+        let mut first = n;
+        while first > 0 && keys[first - 1].0 != frames[first - 1].serial {
+            first -= 1;
+        }
         let mut key = match first {
             0 => ROOT_KEY,
-            i => self.keys[i - 1].1,
+            i => keys[i - 1].1,
         };
-        for (f, k) in self.frames[first..].iter().zip(&mut self.keys[first..]) {
+        for (f, k) in frames[first..].iter().zip(&mut keys[first..]) {
             key = frame_key(key, f.pc);
             *k = (f.serial, key);
         }
