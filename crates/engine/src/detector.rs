@@ -27,6 +27,10 @@ pub const INIT_GID: u32 = 0;
 /// frames and site cache: at most 16 KiB more).
 const SPARE: usize = 64;
 
+/// Ranges from this many bytes on have their fresh shadow prepared for stores
+/// ([`Platform::prepare_stores`]) before the range loop stores their cells.
+const PREPARE_MIN: usize = 16 << 10;
+
 /// Without `detect_leaks`, how long exit waits for user goroutines to end before the
 /// hint line counts them (over as soon as they have).
 const HINT_GRACE_MS: u32 = 100;
@@ -57,6 +61,14 @@ pub trait Platform: Sync {
     fn may_have_meta(&self, _addr: usize, _size: usize) -> bool {
         true
     }
+    /// Cells are about to be stored in the primary pairs of every granule of
+    /// `[addr, addr+size)` (8-aligned; the range loop's run of fresh memory), whose
+    /// first pair was just read: the host may make that shadow writable in one go.
+    fn prepare_stores(&self, _addr: usize, _size: usize) {}
+    /// A cell was just stored in the empty primary pair of the granule at `addr` (an
+    /// access to fresh memory): the host may prepare the shadow that follows for
+    /// stores, as a loop filling a buffer will store there next.
+    fn stored_fresh(&self, _addr: usize) {}
     /// Forgets every access remembered for `[addr, addr+size)`.
     fn reset_shadow(&self, addr: usize, size: usize) {
         let mut a = addr & !7;
@@ -558,7 +570,10 @@ impl<P: Platform> Detector<P> {
                 g.stamped = true;
                 match outcome {
                     Outcome::Race(prev) => self.report_race(g, addr, cur, prev, pc),
-                    _ => bump(Stat::Stored),
+                    _ => {
+                        bump(Stat::Stored);
+                        self.platform.stored_fresh(addr);
+                    }
                 }
             }
         }
@@ -647,7 +662,11 @@ impl<P: Platform> Detector<P> {
             if shadow::is_fresh(primary) {
                 // Fresh memory (a new object's initialising write): one store per
                 // granule with the range's site, computed once, for as long as the
-                // granules stay empty.
+                // granules stay empty. Every granule to the range's end gets a cell
+                // (fresh, or past this run), so its shadow may be made writable now.
+                if site.is_none() && body_end - a >= PREPARE_MIN {
+                    self.platform.prepare_stores(a, body_end - a);
+                }
                 let stack = &mut g.stack;
                 let s = shadow::once(&mut site, || stack.site(&self.stacks, pc));
                 let cell = whole.with_site(s);

@@ -509,6 +509,47 @@ fn copy_races_with_an_element_write() {
 }
 
 #[test]
+fn writes_deep_inside_freshly_filled_big_buffers_race() {
+    let src = Source::load("big_buffer_fill_race.go");
+    let out = gorace_run_racy(&src.name, "");
+    let reports = out.assert_races(Count::Exactly(2));
+    let printed = |prefix: &str| {
+        out.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .map(parse_ptr)
+            .unwrap_or_else(|| panic!("no address printed:\n{out}"))
+    };
+    let by_goroutine = |kind: Side| kind.by_goroutine(src.at("main.main", "spawn"));
+    let cases = [
+        (
+            "a at ",
+            by_goroutine(write())
+                .frame(src.at("main.fill", "fill"))
+                .frame(src.at("main.main.func1", "call")),
+            write().by_main().frame(src.at("main.main", "poke_a")),
+        ),
+        (
+            "b at ",
+            by_goroutine(write())
+                .below_runtime()
+                .frame(src.at("main.main.func1", "copy")),
+            write().by_main().frame(src.at("main.main", "poke_b")),
+        ),
+    ];
+    for (prefix, filler, poke) in cases {
+        let addr = printed(prefix);
+        let r = reports
+            .iter()
+            .find(|r| r.current.addr == addr)
+            .unwrap_or_else(|| panic!("no race at {prefix}{addr:#x}:\n{out}"));
+        r.assert_pair(&filler, &poke);
+        // The fill's bytes merged into one cell per granule: its first byte is named.
+        assert_eq!(r.previous.addr, addr & !7, "{}", r.text);
+    }
+}
+
+#[test]
 fn struct_slice_elements_owned_by_goroutines_are_clean() {
     let out = gorace_run("struct_slice_own_index.go", "");
     out.assert_clean();

@@ -15,6 +15,9 @@
 //! 3a00 0000 0000 - 3a00 01c0 0000  trimmed pages: a bit per 4 KiB app page, set while
 //!                                  its shadow is dropped and it was not seen resident
 //!                                  since (see `crate::trim`)
+//! 3b00 0000 0000 - 3b00 01c0 0000  lazy pages: a bit per 4 KiB app page of a large
+//!                                  object, set at its first allocation while its
+//!                                  primary shadow is left untouched (see `stored_fresh`)
 //! ```
 //!
 //! Nothing is reserved up front. [`map_shadow`] (called by Go for data/bss and for each
@@ -38,6 +41,7 @@ const META: usize = 0x3000_0000_0000;
 const USED: usize = 0x3800_0000_0000;
 const META_PAGES: usize = 0x3900_0000_0000;
 const TRIMMED: usize = 0x3a00_0000_0000;
+const LAZY: usize = 0x3b00_0000_0000;
 pub const PAGE_SHIFT: u32 = 12;
 
 const CHUNK_SHIFT: u32 = 26;
@@ -159,13 +163,15 @@ pub fn map_shadow(addr: usize, size: usize) -> bool {
         let used = used_word(base) as *const AtomicU64 as usize & !4095;
         let meta_pages = page_word(META_PAGES, base) as *const AtomicU64 as usize & !4095;
         let trimmed = page_word(TRIMMED, base) as *const AtomicU64 as usize & !4095;
+        let lazy = page_word(LAZY, base) as *const AtomicU64 as usize & !4095;
         let ok = map_fixed(shadow0(base), chunk_len * 2)
             && map_fixed(shadow0(base) - SHADOW0 + SHADOW1, chunk_len * 2)
             && map_fixed(overflow(base), chunk_len / 64 * OVERFLOW_BYTES)
             && map_fixed(META + (base >> 3) * 4, chunk_len / 2)
             && map_fixed(used, 4096)
             && map_fixed(meta_pages, 4096)
-            && map_fixed(trimmed, 4096);
+            && map_fixed(trimmed, 4096)
+            && map_fixed(lazy, 4096);
         if !ok {
             return false;
         }
@@ -407,6 +413,8 @@ fn reset_large(addr: usize, size: usize) {
             run = to;
             if size <= PREFAULT_MAX {
                 prefault(a);
+            } else {
+                set_page_bit(LAZY, a);
             }
         }
         a = to;
@@ -494,6 +502,66 @@ fn populate_group(group: usize) -> bool {
         r == 0
     };
     advise(shadow0(group), 2 * OVERFLOW_WHOLE) && advise(overflow(group), 4096)
+}
+
+/// Makes the primary shadow of `[addr, addr+size)` writable, except the page of its
+/// first granule (read already: the kernel's zero page may be mapped there, which a
+/// store replaces anyway). A store into never-touched shadow that an access read first
+/// takes two faults, the second a copy-on-write with a TLB shootdown on every CPU the
+/// program runs on; `MADV_POPULATE_WRITE` gives the pages with no read mapping in one
+/// call (copies: 8 MiB buffers' first writes).
+pub fn populate(addr: usize, size: usize) {
+    let (from, to) = ((shadow0(addr) | 4095) + 1, shadow0(addr + size) & !4095);
+    if from < to && POPULATE.load(Ordering::Relaxed) {
+        // SAFETY: shadow of mapped application memory, gorace's own mapping;
+        // populating changes no byte of it.
+        let r = unsafe { sys::madvise(from, to - from, sys::MADV_POPULATE_WRITE) };
+        if r == -sys::EINVAL {
+            POPULATE.store(false, Ordering::Relaxed);
+        }
+    }
+}
+
+/// App pages whose primary shadow [`stored_fresh`] makes writable at once, after the
+/// page where a fill arrived: 64 KiB of application memory, 128 KiB of shadow.
+const AHEAD_PAGES: usize = 16;
+
+/// A cell was stored in the empty primary pair of the granule at `addr`. At the start
+/// of an app page, and if the next page is a lazy page of a large object (its primary
+/// shadow never touched: a buffer being filled, or a goroutine stack), makes the rest
+/// of this page's shadow and that of the lazy pages up to [`AHEAD_PAGES`] on writable
+/// ([`populate`]), so that the fill's next stores find it mapped: otherwise each
+/// shadow page takes a read fault mapping the zero page, then a copy-on-write fault
+/// with a TLB shootdown (copies' initialising byte loops, bigheap's slice of
+/// pointers). One call per [`AHEAD_PAGES`] pages of a sequential fill; a page start
+/// elsewhere costs a bit test.
+#[inline(always)]
+pub fn stored_fresh(addr: usize) {
+    if addr & 4095 < 8 {
+        populate_ahead(addr);
+    }
+}
+
+#[inline(never)]
+fn populate_ahead(addr: usize) {
+    let page = addr & !4095;
+    let chunk_end = (page | (CHUNK - 1)) + 1;
+    let mut end = page + 4096;
+    while end < chunk_end && end <= page + AHEAD_PAGES * 4096 && take_page_bit(LAZY, end) {
+        end += 4096;
+    }
+    if end > page + 4096 {
+        take_page_bit(LAZY, page);
+        populate(addr, end - addr);
+    }
+}
+
+/// Clears the bit of the app page containing `addr` in the page bitmap at `base`;
+/// whether it was set.
+#[inline]
+fn take_page_bit(base: usize, addr: usize) -> bool {
+    let (word, bit) = (page_word(base, addr), 1u64 << ((addr >> PAGE_SHIFT) % 64));
+    word.load(Ordering::Relaxed) & bit != 0 && word.fetch_and(!bit, Ordering::Relaxed) & bit != 0
 }
 
 /// [`reset_shadow`] of a range whose shadow may hold cells.

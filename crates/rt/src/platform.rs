@@ -38,6 +38,15 @@ impl Platform for GoPlatform {
         layout::meta(addr)
     }
 
+    fn prepare_stores(&self, addr: usize, size: usize) {
+        layout::populate(addr, size);
+    }
+
+    #[inline(always)]
+    fn stored_fresh(&self, addr: usize) {
+        layout::stored_fresh(addr);
+    }
+
     fn reset_shadow(&self, addr: usize, size: usize) {
         layout::reset_shadow(addr, size);
         trim::on_malloc(addr);

@@ -513,6 +513,51 @@ fn accesses_to_the_own_stack_are_neither_checked_nor_remembered() {
 }
 
 #[test]
+fn a_long_range_over_fresh_memory_has_its_shadow_prepared_once() {
+    const BASE: usize = 0x10_0000;
+    let d = Detector::new(
+        TestPlatform::with_range(BASE, 0x2_0000),
+        report_everything(),
+    );
+    let (_g0, mut main) = start(&d);
+    let mut child = d.go_start(Some(&mut main), 0x60);
+    let (a, len) = (BASE + 0x18, 40_000);
+    d.access_range(&mut main, a, len, Kind::Write, 100);
+    assert_eq!(d.platform.prepared(), [(a, len)]);
+    for at in [a, a + 20_000, a + len - 8] {
+        assert!(!d.platform.cells(at).0[0].is_empty(), "a cell at {at:#x}");
+    }
+    // Known already: nothing to prepare.
+    d.access_range(&mut main, a, len, Kind::Write, 100);
+    // Short ranges are not worth a call.
+    let b = a + len + 0x100;
+    d.access_range(&mut main, b, 8 << 10, Kind::Write, 101);
+    assert_eq!(d.platform.prepared().len(), 1);
+    // The run of fresh granules is prepared from its first granule to the range's end.
+    let c = b + (8 << 10);
+    d.access(&mut main, c, 8, Kind::Write, 102);
+    d.access_range(&mut main, c, 20 << 10, Kind::Write, 103);
+    assert_eq!(d.platform.prepared()[1], (c + 8, (20 << 10) - 8));
+    // Another goroutine writing in the first range races with it all the same.
+    d.access(&mut child, a + 30_000, 1, Kind::Write, 200);
+    assert_eq!(d.report_count(), 1);
+}
+
+#[test]
+fn only_a_cell_stored_into_a_fresh_pair_is_announced() {
+    let d = detector(report_everything());
+    let (_g0, mut main) = start(&d);
+    d.first_entry(&mut main); // attached: its first access takes the fresh path
+    d.access(&mut main, X, 1, Kind::Write, 100);
+    d.access(&mut main, X + 1, 1, Kind::Write, 100); // the byte loop's next byte
+    d.access(&mut main, X + 8, 1, Kind::Write, 100);
+    let mut child = running(&d, &mut main, 0x60);
+    d.access(&mut child, X + 2, 1, Kind::Read, 200); // beside the loop's cell
+    d.access(&mut child, X + 16, 4, Kind::Read, 201);
+    assert_eq!(d.platform.fresh_stores(), [X, X + 8, X + 16]);
+}
+
+#[test]
 fn a_byte_loop_from_one_site_keeps_every_byte() {
     let d = detector(report_everything());
     let (_g0, mut main) = start(&d);

@@ -41,6 +41,10 @@ pub struct TestPlatform {
     slept_ms: AtomicU64,
     /// What [`Platform::goroutine_state`] says, by `g` address (else `Unknown`).
     states: spin::Mutex<Vec<(usize, GoState)>>,
+    /// [`Platform::prepare_stores`] calls, in order.
+    prepared: spin::Mutex<Vec<(usize, usize)>>,
+    /// [`Platform::stored_fresh`] calls, in order.
+    fresh: spin::Mutex<Vec<usize>>,
 }
 
 impl Default for TestPlatform {
@@ -74,7 +78,19 @@ impl TestPlatform {
             exit_code: AtomicI32::new(-1),
             slept_ms: AtomicU64::new(0),
             states: spin::Mutex::new(Vec::new()),
+            prepared: spin::Mutex::new(Vec::new()),
+            fresh: spin::Mutex::new(Vec::new()),
         }
+    }
+
+    /// The ranges the detector asked to prepare for stores, in order.
+    pub fn prepared(&self) -> Vec<(usize, usize)> {
+        self.prepared.lock().clone()
+    }
+
+    /// The granules whose fresh pairs got a cell from a scalar access, in order.
+    pub fn fresh_stores(&self) -> Vec<usize> {
+        self.fresh.lock().clone()
     }
 
     pub fn base(&self) -> usize {
@@ -195,6 +211,14 @@ impl Platform for TestPlatform {
     fn primaries(&self, addr: usize, n: usize) -> &[[AtomicU64; 2]] {
         let i = self.index(addr);
         &self.primary[i..i + n]
+    }
+
+    fn prepare_stores(&self, addr: usize, size: usize) {
+        self.prepared.lock().push((addr, size));
+    }
+
+    fn stored_fresh(&self, addr: usize) {
+        self.fresh.lock().push(addr);
     }
 
     fn is_app(&self, addr: usize) -> bool {
