@@ -489,19 +489,22 @@ static POPULATE: AtomicBool = AtomicBool::new(true);
 /// Faults in the primary and overflow shadow of the group at `group` for writing;
 /// false if the kernel cannot (the caller then touches its page's shadow).
 fn populate_group(group: usize) -> bool {
+    populate_write(shadow0(group), 2 * OVERFLOW_WHOLE) && populate_write(overflow(group), 4096)
+}
+
+/// `MADV_POPULATE_WRITE` on `[addr, addr+len)` of shadow; whether it was done. Turns
+/// itself off for good on a kernel that does not know the advice.
+fn populate_write(addr: usize, len: usize) -> bool {
     if !POPULATE.load(Ordering::Relaxed) {
         return false;
     }
-    let advise = |addr: usize, len: usize| {
-        // SAFETY: shadow of mapped application memory, gorace's own mapping; populating
-        // changes no byte of it.
-        let r = unsafe { sys::madvise(addr, len, sys::MADV_POPULATE_WRITE) };
-        if r == -sys::EINVAL {
-            POPULATE.store(false, Ordering::Relaxed);
-        }
-        r == 0
-    };
-    advise(shadow0(group), 2 * OVERFLOW_WHOLE) && advise(overflow(group), 4096)
+    // SAFETY: shadow of mapped application memory, gorace's own mapping; populating
+    // changes no byte of it.
+    let r = unsafe { sys::madvise(addr, len, sys::MADV_POPULATE_WRITE) };
+    if r == -sys::EINVAL {
+        POPULATE.store(false, Ordering::Relaxed);
+    }
+    r == 0
 }
 
 /// Makes the primary shadow of `[addr, addr+size)` writable, except the page of its
@@ -512,13 +515,8 @@ fn populate_group(group: usize) -> bool {
 /// call (copies: 8 MiB buffers' first writes).
 pub fn populate(addr: usize, size: usize) {
     let (from, to) = ((shadow0(addr) | 4095) + 1, shadow0(addr + size) & !4095);
-    if from < to && POPULATE.load(Ordering::Relaxed) {
-        // SAFETY: shadow of mapped application memory, gorace's own mapping;
-        // populating changes no byte of it.
-        let r = unsafe { sys::madvise(from, to - from, sys::MADV_POPULATE_WRITE) };
-        if r == -sys::EINVAL {
-            POPULATE.store(false, Ordering::Relaxed);
-        }
+    if from < to {
+        populate_write(from, to - from);
     }
 }
 
